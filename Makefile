@@ -1,0 +1,59 @@
+# airgap.kubernetes: the two commands are `make lab` and `make test` (see README.md).
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+# The controller's Python: 3.12 gets ansible-core 2.21; fall back to the default python3.
+PYTHON ?= $(firstword $(wildcard /root/.pyenv/versions/3.12.*/bin/python) $(shell command -v python3))
+VENV := .venv
+PY := $(VENV)/bin/python
+export PATH := $(CURDIR)/$(VENV)/bin:/usr/local/go/bin:$(PATH)
+export AIRGAP_LAB_CACHE ?= /var/cache/airgap-lab
+
+.PHONY: help deps venv lab lab-up lab-mirror lab-hosts lab-down test lint sanity units lab-test
+
+help:
+	@echo "make lab         bring up the lab: mirror (connected side) + hosts (air-gapped side)"
+	@echo "make lab-mirror  build the upstream-equivalent artifacts and serve them on 127.0.0.1"
+	@echo "make lab-hosts   start the systemd hosts on an --internal podman network"
+	@echo "make lab-down    remove everything the lab created"
+	@echo "make test        lint, sanity, unit tests and the lab's tests"
+
+deps:
+	@lab/deps.sh
+
+$(VENV)/.installed: requirements-dev.txt
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/pip install -q --upgrade pip
+	$(VENV)/bin/pip install -q -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.installed
+
+lab-mirror: deps venv
+	$(PY) lab/mirror/build.py
+
+lab-hosts: deps venv
+	$(PY) lab/hosts/labhosts.py up
+
+lab-up: lab-mirror lab-hosts
+
+lab: lab-up
+
+lab-down: venv
+	$(PY) lab/hosts/labhosts.py down
+	$(PY) lab/mirror/serve.py down
+
+test: lint sanity units lab-test
+
+lint: venv
+	yamllint --strict .
+	ansible-lint
+
+sanity: venv
+	tests/sanity.sh
+
+units: venv
+	$(PY) -m pytest -q tests/unit
+
+lab-test: lab-up
+	$(PY) -m pytest -q lab/tests
