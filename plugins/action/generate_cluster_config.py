@@ -24,6 +24,7 @@ ARGUMENT_SPEC = {
     "ssh_user": {"type": "str"},
     "ssh_port": {"type": "int"},
     "ssh_key_file": {"type": "path"},
+    "ssh_common_args": {"type": "str"},
     "kubernetes_version": {"type": "str"},
     "fail_cgroup_v1": {"type": "bool"},
     "sample_app": {"type": "bool"},
@@ -64,7 +65,8 @@ class ActionModule(ActionBase):
         try:
             raw = starter_config(
                 args["name"], hosts, ssh_user=args["ssh_user"], ssh_port=args["ssh_port"],
-                ssh_key_file=args["ssh_key_file"], kubernetes_version=args["kubernetes_version"],
+                ssh_key_file=args["ssh_key_file"], ssh_common_args=args["ssh_common_args"],
+                kubernetes_version=args["kubernetes_version"],
                 fail_cgroup_v1=args["fail_cgroup_v1"], sample_app=args["sample_app"],
                 settings=args["settings"])
         except StarterError as exc:

@@ -18,9 +18,9 @@ description:
   - Sets on the cluster group C(airgap_cluster), every setting of the file with defaults filled
     and paths made absolute, and C(airgap_cluster_file), the file's absolute path.
   - The file's fields are described in docs/cluster-config.md.
-  - A cluster file whose C(plugin) key says C(airgap.kubernetes.cluster) (the generator writes it) is
-    found by the default C(auto) inventory plugin, so C(-i cluster.yml) works with no
-    configuration. Otherwise enable this plugin in C([inventory] enable_plugins).
+  - The cluster file's required C(plugin) key (V(airgap.kubernetes.cluster); the generator writes
+    it) lets the default C(auto) inventory plugin find this plugin, so C(-i cluster.yml) works with
+    no configuration, and keeps the C(yaml) inventory plugin from reading the file as groups.
   - Set C([inventory] unparsed_is_failed = true) (or E(ANSIBLE_INVENTORY_UNPARSED_FAILED=true)) so
     that an invalid cluster file stops Ansible instead of leaving an empty inventory and a warning.
 notes:

@@ -18,6 +18,7 @@ Standard library and ansible.module_utils only: this file is shipped inside modu
 
 from __future__ import annotations
 
+import difflib
 import ipaddress
 import json
 import os
@@ -88,10 +89,10 @@ SCHEMA = {
     },
     "kind": {"type": "str", "required": True, "choices": [KIND], "description": "Always Cluster."},
     "plugin": {
-        "type": "str", "choices": [INVENTORY_PLUGIN],
-        "description": "Lets Ansible's default auto inventory plugin hand this file to the "
-                       "airgap.kubernetes.cluster inventory plugin, so `-i cluster.yml` works "
-                       "without ansible.cfg changes. Keep it.",
+        "type": "str", "required": True, "choices": [INVENTORY_PLUGIN],
+        "description": "Makes the file an inventory source: Ansible's default auto inventory "
+                       "plugin hands it to airgap.kubernetes.cluster, so `-i cluster.yml` needs no "
+                       "ansible.cfg change, and the yaml inventory plugin leaves it alone.",
     },
     "name": {
         "type": "str", "required": True,
@@ -114,7 +115,17 @@ SCHEMA = {
                 "description": "Private key file on the controller, relative to cluster.yml or "
                                "absolute. Unset: ssh-agent and ~/.ssh defaults.",
             },
+            "commonArgs": {
+                "type": "str",
+                "description": "Extra ssh options for every connection (ansible_ssh_common_args), "
+                               "for example a known_hosts file or a jump host.",
+            },
         },
+    },
+    "vars": {
+        "type": "dict", "default": {},
+        "description": "Extra Ansible variables for every host of the cluster (for example "
+                       "ansible_python_interpreter); set on the cluster group.",
     },
     "hosts": {
         "type": "list", "elements": "dict", "required": True,
@@ -381,7 +392,9 @@ def _walk(params, options, path, problems, level=None):
     result = {}
     for key in params:
         if key not in options:
-            problems.add(_join(path, key), "unknown key; expected one of: %s" % ", ".join(options))
+            close = difflib.get_close_matches(str(key), list(options), n=1)
+            hint = "did you mean %s? " % close[0] if close else ""
+            problems.add(_join(path, key), "unknown key; %sexpected one of: %s" % (hint, ", ".join(options)))
     for key, opt in options.items():
         field = _join(path, key)
         spec = {k: v for k, v in opt.items() if k in _VALIDATOR_KEYS}
@@ -457,6 +470,14 @@ def _check_file(problems, path, value, base_dir, check_files):
         problems.add(path, "file %s does not exist" % resolved)
 
 
+def _check_vars(problems, path, variables):
+    for key in variables or {}:
+        if not isinstance(key, str) or not _IDENTIFIER.match(key):
+            problems.add(path, "%r is not a valid variable name" % (key,))
+        elif key.startswith("airgap_cluster"):
+            problems.add("%s.%s" % (path, key), "airgap_cluster* variables are set by the inventory plugin")
+
+
 def _semantic_checks(config, problems, base_dir, check_files):
     """Checks ArgumentSpecValidator cannot express. Only fields that passed it are checked."""
     def ok(field):
@@ -523,9 +544,9 @@ def _semantic_checks(config, problems, base_dir, check_files):
                              % (target[0], target[1], endpoints[target]))
             else:
                 endpoints[target] = base
-        for key in (host.get("vars") or {}):
-            if not isinstance(key, str) or not _IDENTIFIER.match(key):
-                problems.add(base + ".vars", "%r is not a valid variable name" % (key,))
+        _check_vars(problems, base + ".vars", host.get("vars"))
+
+    _check_vars(problems, "vars", config.get("vars"))
 
     hosts_ok = hosts and not problems.has("hosts")
     if hosts_ok and not role_paths["control_plane"]:
@@ -694,7 +715,9 @@ def inventory(cluster, source=None):
         if host["ssh"]["keyFile"]:
             variables["ansible_ssh_private_key_file"] = host["ssh"]["keyFile"]
         hostvars[host["name"]] = variables
-    group_vars = {"airgap_cluster": cluster, "airgap_cluster_file": source}
+    group_vars = dict(cluster["vars"], airgap_cluster=cluster, airgap_cluster_file=source)
+    if cluster["ssh"]["commonArgs"]:
+        group_vars["ansible_ssh_common_args"] = cluster["ssh"]["commonArgs"]
     return groups, hostvars, group_vars
 
 
@@ -737,7 +760,7 @@ def _unset(value):
 def _render(options, values, indent, lines, comments, prune=False):
     for key, opt in options.items():
         value = values.get(key)
-        if (key == "plugin" or prune) and _unset(value) and not opt.get("required"):
+        if prune and _unset(value) and not opt.get("required"):
             continue
         if comments:
             _comment(lines, indent, opt["description"])
@@ -803,10 +826,10 @@ def reference_markdown():
         "# cluster.yml reference (%s, kind %s)" % (API_VERSION, KIND),
         "",
         "One file describes a cluster: its hosts (the Ansible inventory, through the "
-        "`airgap.kubernetes.cluster` inventory plugin) and every setting. Only `apiVersion`, "
-        "`kind`, `name` and `hosts` are required; everything else has a default. Relative paths "
+        "`airgap.kubernetes.cluster` inventory plugin) and every setting. Only `plugin`, "
+        "`apiVersion`, `kind`, `name` and `hosts` are required; everything else has a default. Relative paths "
         "are relative to the cluster file. Start from `ansible-playbook "
-        "airgap.kubernetes.generate_cluster_config -e name=NAME -e hosts=ADDR,ADDR` or "
+        "airgap.kubernetes.generate_cluster_config -e cluster=NAME -e nodes=ADDR,ADDR` or "
         "[examples/cluster.yml](../examples/cluster.yml).",
         "",
         "Supported Kubernetes versions: %s." % ", ".join("`%s`" % v for v in supported_versions()),
@@ -816,5 +839,6 @@ def reference_markdown():
         "| --- | --- | --- | --- |",
     ]
     for field, kind, default, text in rows:
-        lines.append("| `%s` | %s | %s | %s |" % (field, kind, default, text.replace("|", "\\|")))
+        text = text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
+        lines.append("| `%s` | %s | %s | %s |" % (field, kind, default, text))
     return "\n".join(lines) + "\n"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import copy
 
-from ansible_collections.airgap.kubernetes.plugins.module_utils.cluster_config import API_VERSION, KIND
+from ansible_collections.airgap.kubernetes.plugins.module_utils.cluster_config import API_VERSION, INVENTORY_PLUGIN, KIND
 
 # Host row keys accepted from the command line or a hosts file (the lab's hosts.json rows:
 # name, address, os, ssh_user, ssh_port, ssh_key), and where each lands in cluster.yml.
@@ -46,7 +46,7 @@ def _merge(base, extra):
     return base
 
 
-def starter_config(name, hosts, ssh_user=None, ssh_port=None, ssh_key_file=None,
+def starter_config(name, hosts, ssh_user=None, ssh_port=None, ssh_key_file=None, ssh_common_args=None,
                    kubernetes_version=None, fail_cgroup_v1=None, sample_app=None, settings=None):
     """A raw cluster config (as a user would write it) for cluster NAME.
 
@@ -72,11 +72,11 @@ def starter_config(name, hosts, ssh_user=None, ssh_port=None, ssh_key_file=None,
                 workers += 1
                 row["name"] = "%s-w%d" % (name, workers)
         rows[index] = {k: row[k] for k in ("name", "address", "roles", "ssh") if k in row}
-    config = {"apiVersion": API_VERSION, "kind": KIND, "name": name}
+    config = {"plugin": INVENTORY_PLUGIN, "apiVersion": API_VERSION, "kind": KIND, "name": name}
     if kubernetes_version:
         config["kubernetesVersion"] = kubernetes_version
-    ssh = {k: v for k, v in (("user", ssh_user), ("port", ssh_port), ("keyFile", ssh_key_file))
-           if v is not None}
+    ssh = {k: v for k, v in (("user", ssh_user), ("port", ssh_port), ("keyFile", ssh_key_file),
+                             ("commonArgs", ssh_common_args)) if v is not None}
     if ssh:
         config["ssh"] = ssh
     config["hosts"] = rows

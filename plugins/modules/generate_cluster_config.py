@@ -48,6 +48,9 @@ options:
   ssh_key_file:
     description: Private key for every host (top-level C(ssh.keyFile)).
     type: path
+  ssh_common_args:
+    description: Extra ssh options for every host (top-level C(ssh.commonArgs)).
+    type: str
   kubernetes_version:
     description: Kubernetes version; default is the newest supported one.
     type: str
