@@ -1,0 +1,79 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) airgap.kubernetes contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Make this checkout importable as the collection airgap.kubernetes.
+
+Ansible finds collections at <path>/ansible_collections/<namespace>/<name>. The repo root is
+the collection root, so a temporary directory with ansible_collections/airgap/kubernetes -> the
+repo (a symlink) is enough for ansible-playbook, ansible-inventory and Python imports.
+
+    python tests/collection.py            # print a collections path (created once, reused)
+    python tests/collection.py --copy DIR # copy the tracked tree to DIR/ansible_collections/airgap/kubernetes
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+NAMESPACE, NAME = "airgap", "kubernetes"
+
+
+def collections_path(base=None):
+    """Return a directory usable as ANSIBLE_COLLECTIONS_PATH that holds this checkout."""
+    base = base or os.path.join(tempfile.gettempdir(), "airgap-kubernetes-collections-%d" % os.getuid())
+    namespace_dir = os.path.join(base, "ansible_collections", NAMESPACE)
+    link = os.path.join(namespace_dir, NAME)
+    os.makedirs(namespace_dir, exist_ok=True)
+    if os.path.islink(link) and os.readlink(link) != REPO:
+        os.unlink(link)
+    if not os.path.lexists(link):
+        try:
+            os.symlink(REPO, link)
+        except FileExistsError:  # another test process created it first
+            pass
+    return base
+
+
+def copy_tree(base):
+    """Copy tracked and untracked-but-not-ignored files (what git would commit) for ansible-test,
+    which needs a real directory: it resolves symlinks and checks where it runs."""
+    target = os.path.join(base, "ansible_collections", NAMESPACE, NAME)
+    if os.path.exists(target):
+        shutil.rmtree(target)
+    files = subprocess.run(
+        ["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"],
+        cwd=REPO, check=True, stdout=subprocess.PIPE).stdout.decode().split("\0")
+    for name in filter(None, files):
+        source = os.path.join(REPO, name)
+        if not os.path.isfile(source) or name.startswith(("lab/", ".ci/")):
+            continue
+        os.makedirs(os.path.join(target, os.path.dirname(name)), exist_ok=True)
+        shutil.copy2(source, os.path.join(target, name))
+    return target
+
+
+def environment(base=None):
+    """os.environ plus ANSIBLE_COLLECTIONS_PATH pointing at this checkout."""
+    env = dict(os.environ)
+    env["ANSIBLE_COLLECTIONS_PATH"] = collections_path(base)
+    return env
+
+
+def main(argv):
+    if argv[:1] == ["--copy"] and len(argv) == 2:
+        print(copy_tree(argv[1]))
+    elif not argv:
+        print(collections_path())
+    else:
+        sys.stderr.write(__doc__)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
