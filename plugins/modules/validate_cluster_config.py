@@ -63,7 +63,7 @@ EXAMPLES = r"""
 
 RETURN = r"""
 problems:
-  description: Every problem found, as C(field.path: what is wrong). Empty for a valid file.
+  description: Every problem found, each as the field path, a colon and what is wrong. Empty for a valid file.
   returned: always
   type: list
   elements: str
