@@ -1,0 +1,495 @@
+#!/usr/bin/env python3
+"""Build the lab mirror: upstream-equivalent Kubernetes artifacts, from the Go module proxy.
+
+Files land in $AIRGAP_LAB_CACHE/mirror/files/<upstream host>/<upstream path> with upstream's
+names, archive formats and checksum files; images are pushed to the mirror registry under
+<upstream registry>/<repository>:<tag>. Everything is keyed by the versions in lab/versions.yml:
+a warm run finds every output in place, builds nothing and only makes sure the servers run.
+
+  build.py            build what is missing, start the servers, write mirror/index.json
+  build.py --only X   build component X (a key of lab/versions.yml) and what it needs
+"""
+from __future__ import annotations
+
+import argparse
+import gzip
+import hashlib
+import io
+import json
+import shutil
+import subprocess
+import sys
+import tarfile
+import time
+from pathlib import Path
+
+import yaml
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+sys.path.insert(0, str(HERE))
+import debian  # noqa: E402
+import gobuild  # noqa: E402
+import images  # noqa: E402
+import labconf  # noqa: E402
+import serve  # noqa: E402
+from images import PATH_ENV, Layer, static_base  # noqa: E402
+
+VERSIONS = yaml.safe_load((labconf.LAB / "versions.yml").read_text())
+MIRROR = serve.MIRROR
+FILES = serve.FILES
+BIN = labconf.CACHE / "bin"
+WORK = MIRROR / "work"
+STAMPS = MIRROR / "stamps"
+ARCH = "amd64"
+SRC = HERE / "src"
+
+# Bump a recipe's revision when its build steps change, so cached outputs are rebuilt.
+REVISION = {"kubernetes": 1, "containerd": 1, "runc": 1, "cni_plugins": 1, "crictl": 1, "etcd": 1,
+            "coredns": 1, "pause": 1, "metrics_server": 1, "registry": 1, "hello": 1,
+            "go_containerregistry": 1}
+
+# The Debian userland for images whose programs call iptables and friends, as upstream's
+# distroless-iptables gives kube-proxy.
+IPTABLES_PACKAGES = ["iptables", "ipset", "nftables", "conntrack", "kmod", "ebtables", "arptables"]
+
+index: dict = {"files": {}, "images": {}}
+
+
+def log(msg: str) -> None:
+    print(f"lab-mirror: {msg}", flush=True)
+
+
+def sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+# --- cached Go builds -----------------------------------------------------------------------
+
+def built(component: str, build) -> Path:
+    """Directory of `component`'s binaries at its pinned version, building them when missing."""
+    row = VERSIONS[component]
+    key = f"{row.get('version')}-r{REVISION[component]}"
+    out = BIN / component / key
+    stamp = out / ".done"
+    if stamp.exists():
+        return out
+    shutil.rmtree(out, ignore_errors=True)
+    log(f"building {component} {row.get('version')} (cold; Go caches make later builds fast)")
+    start = time.monotonic()
+    build(out, row)
+    stamp.write_text(json.dumps({"seconds": round(time.monotonic() - start)}))
+    log(f"built {component} in {time.monotonic() - start:.0f}s")
+    return out
+
+
+def info_of(component: str) -> dict:
+    row = VERSIONS[component]
+    return gobuild.module_info(row["module"], row["version"])
+
+
+# --- publishing files the way upstream does -------------------------------------------------
+
+def publish(rel: str, source: Path | bytes) -> Path:
+    """Put a file at files/<rel> (atomically) unless the same bytes are already there."""
+    dest = FILES / rel
+    data = source if isinstance(source, bytes) else None
+    if dest.exists():
+        same = dest.read_bytes() == data if data is not None else sha256(dest) == sha256(source)
+        if same:
+            index["files"][rel] = sha256(dest)
+            return dest
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.with_name(dest.name + ".tmp")
+    if data is not None:
+        tmp.write_bytes(data)
+    else:
+        shutil.copyfile(source, tmp)
+    tmp.chmod(0o644)
+    tmp.replace(dest)
+    index["files"][rel] = sha256(dest)
+    return dest
+
+
+def sha_only(rel: str) -> None:
+    """dl.k8s.io style: <file>.sha256 holding the bare hex digest."""
+    publish(rel + ".sha256", sha256(FILES / rel).encode())
+
+
+def sha_line(rel: str, checksum_rel: str | None = None) -> None:
+    """sha256sum style: '<hex>  <name>' lines, in <file>.sha256sum or a shared checksum file."""
+    name = Path(rel).name
+    publish(checksum_rel or rel + ".sha256sum", f"{sha256(FILES / rel)}  {name}\n".encode())
+
+
+def tarball(members: list[tuple[str, Path]], dirs: list[str] = ()) -> bytes:
+    """A reproducible .tar.gz: fixed mtimes and owners, gzip header without a timestamp."""
+    raw = io.BytesIO()
+    with tarfile.open(fileobj=raw, mode="w", format=tarfile.GNU_FORMAT) as tar:
+        for d in dirs:
+            info = tarfile.TarInfo(d)
+            info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, images.EPOCH
+            tar.addfile(info)
+        for arcname, path in members:
+            info = tarfile.TarInfo(arcname)
+            info.size, info.mtime = path.stat().st_size, images.EPOCH
+            info.mode = 0o755 if path.stat().st_mode & 0o111 else 0o644
+            with open(path, "rb") as f:
+                tar.addfile(info, f)
+    out = io.BytesIO()
+    with gzip.GzipFile(fileobj=out, mode="wb", mtime=0) as gz:
+        gz.write(raw.getvalue())
+    return out.getvalue()
+
+
+def github(repo: str, tag: str, name: str) -> str:
+    return f"github.com/{repo}/releases/download/{tag}/{name}"
+
+
+# --- images -----------------------------------------------------------------------------------
+
+def image(ref: str, layers: list[Layer | Path], *, base: str = "", **config) -> str:
+    """Push `ref` (upstream name, e.g. registry.k8s.io/pause:3.10.2) unless the mirror registry
+    already holds what these inputs produced."""
+    repo, tag = ref.rsplit(":", 1)
+    layer_files = []
+    for i, layer in enumerate(layers):
+        if isinstance(layer, Layer):
+            path = WORK / "layers" / f"{repo.replace('/', '_')}-{tag}-{i}.tar"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            layer_files.append(str(layer.write(path)))
+        else:
+            layer_files.append(str(layer))
+    spec = {"ref": f"{serve.REGISTRY}/{ref}", "base": f"{serve.REGISTRY}/{base}" if base else "",
+            "arch": ARCH, "layers": layer_files, **config}
+    key = hashlib.sha256(json.dumps(
+        [spec, [sha256(Path(p)) for p in layer_files],
+         index["images"].get(base, "")], sort_keys=True).encode()).hexdigest()
+    stamp = STAMPS / "images" / f"{repo.replace('/', '_')}-{tag}.json"
+    held = images.registry_digest(serve.REGISTRY, repo, tag)
+    if stamp.exists():
+        recorded = json.loads(stamp.read_text())
+        if recorded["key"] == key and recorded["digest"] == held:
+            index["images"][ref] = held
+            return held
+    digest = images.push(tools()["imgbuild"], spec, WORK / "specs")
+    stamp.parent.mkdir(parents=True, exist_ok=True)
+    stamp.write_text(json.dumps({"key": key, "digest": digest}))
+    log(f"pushed {ref} {digest}")
+    index["images"][ref] = digest
+    return digest
+
+
+def binary_image(ref: str, files: dict[str, Path], *, base: str = "", static: bool = True,
+                 **config) -> str:
+    layer = Layer()
+    for dest, src in files.items():
+        layer.file(dest, src)
+    layers = ([static_base()] if static and not base else []) + [layer]
+    config.setdefault("env", [PATH_ENV])
+    return image(ref, layers, base=base, **config)
+
+
+_tools: dict[str, Path] = {}
+
+
+def tools() -> dict[str, Path]:
+    """The lab's own tools: imgbuild (assembles images) and the registry that serves them."""
+    if not _tools:
+        out = built("go_containerregistry", lambda out, row: gobuild.build(
+            "imgbuild", {row["module"]: row["version"]}, ["."], out, src=SRC / "imgbuild"))
+        _tools["imgbuild"] = out / "imgbuild"
+    return _tools
+
+
+# --- components ---------------------------------------------------------------------------------
+
+def component_registry() -> None:
+    row = VERSIONS["registry"]
+    v = row["version"]
+    out = built("registry", lambda out, row: gobuild.build(
+        f"registry-{v}", {row["module"]: v},
+        [f"{row['module']}/cmd/registry"], out,
+        ldflags=[f"-X {row['module']}/version.version={v}",
+                 f"-X {row['module']}/version.revision={gobuild.upstream_commit(info_of('registry'))}"]))
+    name = f"registry_{v.lstrip('v')}_linux_{ARCH}.tar.gz"
+    rel = github("distribution/distribution", v, name)
+    publish(rel, tarball([("registry", out / "registry")]))
+    sha_line(rel, rel + ".sha256")
+    serve.REGISTRY_BIN.parent.mkdir(parents=True, exist_ok=True)
+    if not serve.REGISTRY_BIN.exists() or sha256(serve.REGISTRY_BIN) != sha256(out / "registry"):
+        shutil.copyfile(out / "registry", serve.REGISTRY_BIN)
+        serve.REGISTRY_BIN.chmod(0o755)
+    serve.up()
+    config = Layer().text("etc/distribution/config.yml",
+                          "version: 0.1\nlog: {fields: {service: registry}}\n"
+                          "storage:\n  filesystem: {rootdirectory: /var/lib/registry}\n"
+                          "http:\n  addr: :5000\n")
+    image(f"docker.io/library/registry:{v.lstrip('v')}",
+          [static_base(), Layer().file("bin/registry", out / "registry"), config],
+          entrypoint=["registry"], cmd=["serve", "/etc/distribution/config.yml"], env=[PATH_ENV])
+
+
+def k8s_ldflags(component: str) -> list[str]:
+    v = VERSIONS[component]["version"]
+    major, minor = v.lstrip("v").split(".")[:2]
+    commit = gobuild.upstream_commit(info_of(component))
+    flags = []
+    for pkg in ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version"):
+        flags += [f"-X {pkg}.gitVersion={v}", f"-X {pkg}.gitMajor={major}",
+                  f"-X {pkg}.gitMinor={minor}", f"-X {pkg}.gitTreeState=clean",
+                  f"-X {pkg}.gitCommit={commit}", f"-X {pkg}.buildDate=2026-01-01T00:00:00Z"]
+    return flags
+
+
+KUBE_BINARIES = ["kubeadm", "kubelet", "kubectl", "kube-apiserver", "kube-controller-manager",
+                 "kube-scheduler", "kube-proxy"]
+
+
+def component_kubernetes() -> Path:
+    row = VERSIONS["kubernetes"]
+    v = row["version"]
+
+    def build(out: Path, row: dict) -> None:
+        info = info_of("kubernetes")
+        gobuild.build(f"kubernetes-{v}", {row["module"]: v},
+                      [f"k8s.io/kubernetes/cmd/{b}" for b in KUBE_BINARIES], out,
+                      replaces=gobuild.staging_replaces(info, v), ldflags=k8s_ldflags("kubernetes"))
+
+    out = built("kubernetes", build)
+    for b in KUBE_BINARIES:
+        rel = f"dl.k8s.io/release/{v}/bin/linux/{ARCH}/{b}"
+        publish(rel, out / b)
+        sha_only(rel)
+    minor = ".".join(v.lstrip("v").split(".")[:2])
+    publish(f"dl.k8s.io/release/stable-{minor}.txt", v.encode())
+    for b in ("kube-apiserver", "kube-controller-manager", "kube-scheduler"):
+        binary_image(f"registry.k8s.io/{b}:{v}", {f"usr/local/bin/{b}": out / b},
+                     entrypoint=[f"/usr/local/bin/{b}"])
+    binary_image(f"registry.k8s.io/kube-proxy:{v}", {"usr/local/bin/kube-proxy": out / "kube-proxy"},
+                 base=iptables_base(), entrypoint=["/usr/local/bin/kube-proxy"])
+    return out
+
+
+def iptables_base() -> str:
+    """A lab-internal base image: Debian's iptables userland plus a wrapper that picks the
+    legacy or nft backend the host uses (the job upstream's iptables-wrapper does)."""
+    suite = "bookworm"
+    rootfs = debian.rootfs_tar(suite, IPTABLES_PACKAGES, variant="minbase", name="iptables")
+    wrapper = Layer().file("usr/sbin/iptables-wrapper", SRC / "iptables-wrapper", 0o755)
+    for tool in ("iptables", "iptables-save", "iptables-restore",
+                 "ip6tables", "ip6tables-save", "ip6tables-restore"):
+        wrapper.symlink(f"usr/sbin/{tool}", "iptables-wrapper")
+    ref = f"airgap-lab/debian-iptables:{suite}"
+    image(ref, [Path(rootfs), wrapper], env=[PATH_ENV], cmd=["/bin/sh"])
+    return ref
+
+
+def component_kubeadm_images(kube: Path) -> dict[str, str]:
+    """Ask the kubeadm we built which images it deploys; the versions table must agree."""
+    v = VERSIONS["kubernetes"]["version"]
+    out = subprocess.run([str(kube / "kubeadm"), "config", "images", "list",
+                          "--kubernetes-version", v], capture_output=True, text=True, check=True)
+    wanted = dict(line.rsplit(":", 1) for line in out.stdout.split())
+    expect = {"registry.k8s.io/etcd": VERSIONS["etcd"]["image_tag"],
+              "registry.k8s.io/coredns/coredns": VERSIONS["coredns"]["version"],
+              "registry.k8s.io/pause": VERSIONS["pause"]["version"]}
+    wrong = [f"{repo}: versions.yml has {tag}, kubeadm {v} deploys {wanted.get(repo)}"
+             for repo, tag in expect.items() if wanted.get(repo) != tag]
+    if wrong:
+        raise SystemExit("lab-mirror: lab/versions.yml disagrees with kubeadm:\n  " + "\n  ".join(wrong))
+    return wanted
+
+
+def component_etcd() -> None:
+    row = VERSIONS["etcd"]
+    v = row["version"]
+    mods = {m: v for m in ("go.etcd.io/etcd/server/v3", "go.etcd.io/etcd/etcdctl/v3",
+                           "go.etcd.io/etcd/etcdutl/v3")}
+    commit = gobuild.upstream_commit(info_of("etcd"))
+    out = built("etcd", lambda out, row: gobuild.build(
+        f"etcd-{v}", mods, list(mods), out,
+        ldflags=[f"-X go.etcd.io/etcd/api/v3/version.GitSHA={commit[:8]}"]))
+    # The modules' main packages are named after their directories: server/v3 builds "v3".
+    names = {}
+    for m in mods:
+        binary = out / m.split("/")[-1]
+        want = {"server": "etcd", "etcdctl": "etcdctl", "etcdutl": "etcdutl"}[m.split("/")[2]]
+        names[want] = out / want
+        if binary.exists() and not (out / want).exists():
+            binary.rename(out / want)
+    dirname = f"etcd-{v}-linux-{ARCH}"
+    rel = github("etcd-io/etcd", v, f"{dirname}.tar.gz")
+    publish(rel, tarball([(f"{dirname}/{n}", p) for n, p in names.items()], dirs=[dirname]))
+    sha_line(rel, github("etcd-io/etcd", v, "SHA256SUMS"))
+    binary_image(f"registry.k8s.io/etcd:{row['image_tag']}",
+                 {f"usr/local/bin/{n}": p for n, p in names.items()}, cmd=["/usr/local/bin/etcd"])
+
+
+def component_simple(component: str, package: str, binary: str, ldflags: list[str]) -> Path:
+    row = VERSIONS[component]
+    return built(component, lambda out, row: gobuild.build(
+        f"{component}-{row['version']}", {row["module"]: row["version"]}, [package], out,
+        ldflags=ldflags)) / binary
+
+
+def component_coredns() -> None:
+    v = VERSIONS["coredns"]["version"]
+    commit = gobuild.upstream_commit(info_of("coredns"))
+    coredns = component_simple("coredns", "github.com/coredns/coredns", "coredns",
+                               [f"-X github.com/coredns/coredns/coremain.GitCommit={commit[:7]}"])
+    name = f"coredns_{v.lstrip('v')}_linux_{ARCH}.tgz"
+    rel = github("coredns/coredns", v, name)
+    publish(rel, tarball([("coredns", coredns)]))
+    sha_line(rel, rel + ".sha256")
+    binary_image(f"registry.k8s.io/coredns/coredns:{v}", {"coredns": coredns},
+                 entrypoint=["/coredns"])
+
+
+def component_metrics_server() -> None:
+    row = VERSIONS["metrics_server"]
+    v = row["version"]
+    pkg = "sigs.k8s.io/metrics-server/pkg/version"
+    commit = gobuild.upstream_commit(info_of("metrics_server"))
+    binary = component_simple("metrics_server", "sigs.k8s.io/metrics-server/cmd/metrics-server",
+                              "metrics-server", [f"-X {pkg}.gitVersion={v}", f"-X {pkg}.gitCommit={commit}",
+                                                 f"-X {pkg}.buildDate=2026-01-01T00:00:00Z"])
+    binary_image(f"registry.k8s.io/metrics-server/metrics-server:{v}", {"metrics-server": binary},
+                 entrypoint=["/metrics-server"], user="65534")
+
+
+def ours(component: str, binary: str) -> Path:
+    """A program of the lab's own (lab/mirror/src/<binary>), stamped with its version."""
+    v = VERSIONS[component]["version"]
+    return built(component, lambda out, row: gobuild.build(
+        f"{binary}-{v}", {}, ["."], out, ldflags=[f"-X main.version={v}"], src=SRC / binary)) / binary
+
+
+def component_pause() -> None:
+    v = VERSIONS["pause"]["version"]
+    image(f"registry.k8s.io/pause:{v}", [Layer().file("pause", ours("pause", "pause"))],
+          entrypoint=["/pause"], user="65535:65535")
+
+
+def component_hello() -> None:
+    v = VERSIONS["hello"]["version"]
+    binary_image(f"docker.io/airgapkubernetes/hello:{v}", {"hello": ours("hello", "hello")},
+                 entrypoint=["/hello"], user="65532:65532")
+
+
+def component_containerd() -> None:
+    row = VERSIONS["containerd"]
+    v = row["version"]
+    m = row["module"]
+    commit = gobuild.upstream_commit(info_of("containerd"))
+    bins = ["containerd", "containerd-shim-runc-v2", "ctr"]
+    out = built("containerd", lambda out, row: gobuild.build(
+        f"containerd-{v}", {m: v}, [f"{m}/cmd/{b}" for b in bins], out,
+        ldflags=[f"-X {m}/version.Version={v}", f"-X {m}/version.Revision={commit}",
+                 f"-X {m}/version.Package={m.removesuffix('/v2')}"]))
+    name = f"containerd-{v.lstrip('v')}-linux-{ARCH}.tar.gz"
+    rel = github("containerd/containerd", v, name)
+    publish(rel, tarball([(f"bin/{b}", out / b) for b in bins], dirs=["bin"]))
+    sha_line(rel)
+
+
+def component_runc() -> None:
+    row = VERSIONS["runc"]
+    v = row["version"]
+    commit = gobuild.upstream_commit(info_of("runc"))
+    # Upstream's static build, without the libpathrs tag (a Rust library this lab cannot fetch).
+    out = built("runc", lambda out, row: gobuild.build(
+        f"runc-{v}", {row["module"]: v}, [row["module"]], out, cgo=True,
+        tags=["seccomp", "urfave_cli_no_docs", "netgo", "osusergo"],
+        ldflags=[f"-X main.gitCommit={commit[:8]}", "-extldflags -static"]))
+    rel = github("opencontainers/runc", v, f"runc.{ARCH}")
+    publish(rel, out / "runc")
+    sha_line(rel, github("opencontainers/runc", v, "runc.sha256sum"))
+
+
+def component_cni_plugins() -> None:
+    row = VERSIONS["cni_plugins"]
+    v = row["version"]
+
+    def build(out: Path, row: dict) -> None:
+        info = info_of("cni_plugins")
+        pkgs = [p for sub in ("plugins/main", "plugins/ipam", "plugins/meta")
+                for p in gobuild.main_packages(info, sub)]
+        gobuild.build(f"cni-plugins-{v}", {row["module"]: v}, pkgs, out,
+                      ldflags=[f"-X {row['module']}/pkg/utils/buildversion.BuildVersion={v}"])
+
+    out = built("cni_plugins", build)
+    plugins = sorted(p for p in out.iterdir() if p.is_file() and not p.name.startswith("."))
+    name = f"cni-plugins-linux-{ARCH}-{v}.tgz"
+    rel = github("containernetworking/plugins", v, name)
+    publish(rel, tarball([(f"./{p.name}", p) for p in plugins], dirs=["./"]))
+    sha_line(rel, rel + ".sha256")
+
+
+def component_crictl() -> None:
+    row = VERSIONS["crictl"]
+    v = row["version"]
+    crictl = component_simple("crictl", "sigs.k8s.io/cri-tools/cmd/crictl", "crictl",
+                              [f"-X sigs.k8s.io/cri-tools/pkg/version.Version={v}"])
+    name = f"crictl-{v}-linux-{ARCH}.tar.gz"
+    rel = github("kubernetes-sigs/cri-tools", v, name)
+    publish(rel, tarball([("crictl", crictl)]))
+    sha_only(rel)
+
+
+COMPONENTS = {
+    "registry": component_registry,
+    "kubernetes": None,  # special: its kubeadm decides etcd/coredns/pause
+    "etcd": component_etcd,
+    "coredns": component_coredns,
+    "pause": component_pause,
+    "containerd": component_containerd,
+    "runc": component_runc,
+    "cni_plugins": component_cni_plugins,
+    "crictl": component_crictl,
+    "metrics_server": component_metrics_server,
+    "hello": component_hello,
+}
+
+
+def write_index() -> None:
+    old = json.loads((MIRROR / "index.json").read_text()) if (MIRROR / "index.json").exists() else {}
+    merged = {
+        "kubernetes_version": VERSIONS["kubernetes"]["version"],
+        "arch": ARCH,
+        "http": f"http://{serve.HTTP}",
+        "registry": serve.REGISTRY,
+        "files": {**old.get("files", {}), **index["files"]},
+        "images": {k: v for k, v in {**old.get("images", {}), **index["images"]}.items()
+                   if not k.startswith("airgap-lab/")},
+        "kubeadm_images": index.get("kubeadm_images", old.get("kubeadm_images", [])),
+    }
+    (MIRROR / "index.json").write_text(json.dumps(merged, indent=1, sort_keys=True) + "\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--only", action="append", choices=sorted(COMPONENTS), default=[])
+    args = parser.parse_args()
+    start = time.monotonic()
+    for d in (FILES, BIN, WORK, STAMPS):
+        d.mkdir(parents=True, exist_ok=True)
+    wanted = args.only or list(COMPONENTS)
+    component_registry()  # the registry serves every image: it comes first
+    if "kubernetes" in wanted or not args.only:
+        kube = component_kubernetes()
+        index["kubeadm_images"] = [f"{r}:{t}" for r, t in component_kubeadm_images(kube).items()]
+    for name in wanted:
+        if COMPONENTS[name] and name != "registry":
+            COMPONENTS[name]()
+    write_index()
+    log(f"mirror ready in {time.monotonic() - start:.0f}s: files on http://{serve.HTTP}/, "
+        f"images on {serve.REGISTRY} ({len(index['files'])} files, {len(index['images'])} images)")
+
+
+if __name__ == "__main__":
+    main()
