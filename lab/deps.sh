@@ -8,6 +8,7 @@ PACKAGES=(
   runc
   debootstrap       # builds the hosts' OS and the images' Debian userland
   iproute2
+  iptables          # the machine rejects connections from the lab hosts (labhosts.py)
   openssh-client    # the controller reaches hosts over SSH, as on bare metal
   rsync
   libseccomp-dev    # runc is built static against libseccomp, as upstream's release is

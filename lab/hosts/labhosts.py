@@ -292,10 +292,59 @@ def remove_containers(ctrs):
             podman("volume", "rm", "-f", vol, check=False)
 
 
+def mac(h):
+    """A fixed MAC per address, as a server's NIC keeps its MAC when it is re-imaged: the
+    other hosts' ARP caches stay right (with random MACs, a re-imaged host was unreachable
+    from its peers for a few seconds)."""
+    return "02:00:" + ":".join(f"{b:02x}" for b in ipaddress.ip_address(h["address"]).packed)
+
+
+HOSTS_BEGIN = "# BEGIN the site's hosts (airgap.kubernetes lab)"
+HOSTS_END = "# END the site's hosts"
+
+
+def hosts_block(all_hosts):
+    return "\n".join([HOSTS_BEGIN, *[f"{o['address']}\t{o['name']}" for o in all_hosts],
+                      HOSTS_END]) + "\n"
+
+
+def etc_hosts(all_hosts):
+    return ("127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n"
+            "ff02::1\tip6-allnodes\nff02::2\tip6-allrouters\n\n" + hosts_block(all_hosts))
+
+
+# Runs on a kept host when the lab's host list changed: rewrite only the site's block, as a
+# site's DNS would change, without re-imaging the host or touching other lines.
+UPDATE_HOSTS = r"""
+import os, sys
+begin, end, block = sys.argv[1], sys.argv[2], sys.stdin.read()
+text = open("/etc/hosts").read()
+if begin in text and end in text:
+    head, rest = text.split(begin, 1)
+    new = head + block + rest.split(end, 1)[1].lstrip("\n")
+else:
+    new = text.rstrip("\n") + "\n\n" + block
+if new != text:
+    with open("/etc/hosts.lab-tmp", "w") as f:
+        f.write(new)
+    os.chmod("/etc/hosts.lab-tmp", 0o644)
+    os.replace("/etc/hosts.lab-tmp", "/etc/hosts")
+    print("changed")
+"""
+
+
+def update_hosts_block(h, all_hosts):
+    out = podman("exec", "-i", h["name"], "python3", "-c", UPDATE_HOSTS, HOSTS_BEGIN,
+                 HOSTS_END, input=hosts_block(all_hosts)).stdout
+    if "changed" in out:
+        say(f"host {h['name']}: /etc/hosts updated (the site's host list changed)")
+
+
 def host_config(h, image_id, pubkey, all_hosts):
-    adds = [f"--add-host={o['name']}:{o['address']}" for o in all_hosts if o is not h]
-    args = [*RUN_FLAGS, "--name", h["name"], "--hostname", h["name"],
-            "--network", labconf.NETWORK, "--ip", h["address"], *adds,
+    # --no-hosts: /etc/hosts is the site's file (etc_hosts()), copied in before the first boot,
+    # not podman's (which adds the machine's own names and host.containers.internal).
+    args = [*RUN_FLAGS, "--name", h["name"], "--hostname", h["name"], "--no-hosts",
+            "--network", labconf.NETWORK, "--ip", h["address"], "--mac-address", mac(h),
             "--volume", f"{h['name']}-var:/var"]
     if Path("/lib/modules").is_dir():
         args += ["--volume", "/lib/modules:/lib/modules:ro"]
@@ -303,7 +352,7 @@ def host_config(h, image_id, pubkey, all_hosts):
     return args, digest
 
 
-def create_host(h, image, args, digest, pubkey):
+def create_host(h, image, args, digest, pubkey, hosts_text):
     vol = f"{h['name']}-var"
     if podman("volume", "exists", vol, check=False).returncode == 0:
         podman("volume", "rm", "-f", vol)  # a re-imaged host starts with a blank disk
@@ -314,6 +363,10 @@ def create_host(h, image, args, digest, pubkey):
     keyfile.write_text(pubkey + "\n")
     os.chmod(keyfile, 0o600)
     podman("cp", str(keyfile), f"{h['name']}:/root/.ssh/authorized_keys")
+    hostsfile = labconf.STATE / "etc_hosts"
+    hostsfile.write_text(hosts_text)
+    os.chmod(hostsfile, 0o644)
+    podman("cp", str(hostsfile), f"{h['name']}:/etc/hosts")
     podman("start", h["name"])
 
 
@@ -440,10 +493,11 @@ def cmd_up(_args):
     for h in hosts:
         if h["name"] in keep:
             say(f"host {h['name']}: running, up to date")
+            update_hosts_block(h, hosts)
             continue
         say(f"host {h['name']}: creating ({h['os']}, {h['address']})")
         args, digest = configs[h["name"]]
-        create_host(h, images[h["os"]], args, digest, pubkey)
+        create_host(h, images[h["os"]], args, digest, pubkey, etc_hosts(hosts))
 
     ensure_machine_side()
     wait_ssh(hosts)
@@ -486,7 +540,7 @@ def cmd_down(args):
         podman("network", "rm", "-f", n["name"], check=False)
         if bridge and run("ip", "link", "show", bridge, check=False).returncode == 0:
             run("ip", "link", "del", bridge, check=False)
-    for f in ("hosts.json", "hosts.ini", "authorized_keys"):
+    for f in ("hosts.json", "hosts.ini", "authorized_keys", "etc_hosts"):
         (labconf.STATE / f).unlink(missing_ok=True)
     if args.all:
         # host images first: they are children of the rootfs images.
