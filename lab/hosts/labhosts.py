@@ -212,16 +212,22 @@ def bridge_name():
     return nets[0].get("network_interface") if nets else None
 
 
-def fw_rules(bridge):
+FW_TOOLS = {"iptables": ("icmp-port-unreachable", "icmp-net-unreachable"),
+            # the bridge has an IPv6 link-local address: close that door too
+            "ip6tables": ("icmp6-port-unreachable", "icmp6-no-route")}
+
+
+def fw_rules(bridge, tool):
     """The machine's firewall for the site: hosts may answer, never open a connection to or
     through the machine. Traffic between hosts (bridge to bridge) is not touched."""
     c = ["-m", "comment", "--comment", FW_COMMENT]
+    port, net = FW_TOOLS[tool]
     return [
         ("INPUT", ["-i", bridge, "-m", "conntrack", "--ctstate", "ESTABLISHED,RELATED", *c,
                    "-j", "ACCEPT"]),
-        ("INPUT", ["-i", bridge, *c, "-j", "REJECT", "--reject-with", "icmp-port-unreachable"]),
+        ("INPUT", ["-i", bridge, *c, "-j", "REJECT", "--reject-with", port]),
         ("FORWARD", ["-i", bridge, "!", "-o", bridge, *c, "-j", "REJECT",
-                     "--reject-with", "icmp-net-unreachable"]),
+                     "--reject-with", net]),
     ]
 
 
@@ -236,23 +242,29 @@ def ensure_machine_side():
     if want not in addrs:
         say(f"machine: {want} on {bridge} (the controller's address on the site)")
         run("ip", "addr", "add", want, "dev", bridge)
-    for pos, (chain, rule) in enumerate(fw_rules(bridge)):
-        if run("iptables", "-C", chain, *rule, check=False).returncode != 0:
-            say(f"machine: firewall {chain} {' '.join(rule)}")
-            # INPUT rules keep their order at the top; FORWARD goes before podman's accepts.
-            index = str(pos + 1) if chain == "INPUT" else "1"
-            run("iptables", "-I", chain, index, *rule)
+    for tool in FW_TOOLS:
+        for pos, (chain, rule) in enumerate(fw_rules(bridge, tool)):
+            if run(tool, "-C", chain, *rule, check=False).returncode != 0:
+                say(f"machine: {tool} {chain} {' '.join(rule)}")
+                # INPUT rules keep their order at the top; FORWARD goes before podman's.
+                index = str(pos + 1) if chain == "INPUT" else "1"
+                run(tool, "-I", chain, index, *rule)
 
 
 def remove_machine_side():
+    for tool in FW_TOOLS:
+        _remove_rules(tool)
+
+
+def _remove_rules(tool):
     for chain in ("INPUT", "FORWARD"):
-        lines = run("iptables", "-S", chain).stdout.splitlines()
+        lines = run(tool, "-S", chain).stdout.splitlines()
         for line in lines:
             if f'--comment {FW_COMMENT}' in line or f'--comment "{FW_COMMENT}"' in line:
                 spec = line.split()[2:]  # drop "-A CHAIN"
                 spec = [s.strip('"') for s in spec]
-                say(f"machine: removing firewall rule {chain} {' '.join(spec)}")
-                run("iptables", "-D", chain, *spec, check=False)
+                say(f"machine: removing {tool} rule {chain} {' '.join(spec)}")
+                run(tool, "-D", chain, *spec, check=False)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -402,11 +414,13 @@ def refresh_known_hosts(hosts):
 
 def wait_booted(hosts, timeout=120):
     """Wait until systemd has finished booting on every host (running or degraded)."""
-    for h in hosts:
-        proc = run(*ssh_base(), f"root@{h['address']}",
-                   f"timeout {timeout} systemctl is-system-running --wait; "
-                   "systemctl --failed --no-legend --plain | awk '{print $1}'", check=False)
-        lines = proc.stdout.split()
+    procs = [subprocess.Popen(
+        [*ssh_base(), f"root@{h['address']}",
+         f"timeout {timeout} systemctl is-system-running --wait; "
+         "systemctl --failed --no-legend --plain | awk '{print $1}'"],
+        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) for h in hosts]
+    for h, proc in zip(hosts, procs):
+        lines = proc.communicate()[0].split()
         state = lines[0] if lines else "unknown"
         failed = lines[1:]
         note = f" (failed units: {', '.join(failed)})" if failed else ""
@@ -490,10 +504,13 @@ def cmd_up(_args):
             say(f"volume {vol['Name']}: left over, removing")
             podman("volume", "rm", "-f", vol["Name"], check=False)
 
+    last = labconf.STATE / "etc_hosts"
+    hosts_changed = not last.exists() or last.read_text() != etc_hosts(hosts)
     for h in hosts:
         if h["name"] in keep:
             say(f"host {h['name']}: running, up to date")
-            update_hosts_block(h, hosts)
+            if hosts_changed:
+                update_hosts_block(h, hosts)
             continue
         say(f"host {h['name']}: creating ({h['os']}, {h['address']})")
         args, digest = configs[h["name"]]
@@ -501,7 +518,10 @@ def cmd_up(_args):
 
     ensure_machine_side()
     wait_ssh(hosts)
-    refresh_known_hosts(hosts)
+    kh = SSH_DIR / "known_hosts"
+    if len(keep) < len(hosts) or not kh.exists() or \
+            len(kh.read_text().splitlines()) != len(hosts):
+        refresh_known_hosts(hosts)  # new hosts have new host keys
     wait_booted(hosts)
     write_inventory(hosts)
     prune_images(set(images.values()))
