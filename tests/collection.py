@@ -21,6 +21,9 @@ import tempfile
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NAMESPACE, NAME = "airgap", "kubernetes"
+# Not collection content (galaxy.yml build_ignore): the lab, CI and benchmark tooling, and
+# ansible-lint's cache.
+SKIP = ("lab/", ".ci/", "bench/", ".ansible/")
 
 
 def collections_path(base=None):
@@ -50,7 +53,7 @@ def copy_tree(base):
         cwd=REPO, check=True, stdout=subprocess.PIPE).stdout.decode().split("\0")
     for name in filter(None, files):
         source = os.path.join(REPO, name)
-        if not os.path.isfile(source) or name.startswith(("lab/", ".ci/")):
+        if not os.path.isfile(source) or name.startswith(SKIP):
             continue
         os.makedirs(os.path.join(target, os.path.dirname(name)), exist_ok=True)
         shutil.copy2(source, os.path.join(target, name))

@@ -28,7 +28,7 @@ notes:
     or any C(.yml)/C(.yaml) file whose content declares the airgap.kubernetes apiVersion.
   - Plain Ansible inventories keep working; the roles then read the variables you set yourself.
 author:
-  - airgap.kubernetes contributors
+  - airgap.kubernetes maintainers (@airgap)
 """
 
 EXAMPLES = r"""
@@ -59,7 +59,7 @@ from ansible.plugins.inventory import BaseInventoryPlugin
 from ansible_collections.airgap.kubernetes.plugins.module_utils.cluster_config import (
     API_VERSION,
     ClusterConfigError,
-    inventory,
+    inventory as inventory_model,
     load,
 )
 
@@ -84,15 +84,15 @@ class InventoryModule(BaseInventoryPlugin):
         except (OSError, UnicodeDecodeError):
             return False
 
-    def parse(self, inventory_data, loader, path, cache=True):
-        super().parse(inventory_data, loader, path, cache=cache)
+    def parse(self, inventory, loader, path, cache=True):
+        super().parse(inventory, loader, path, cache=cache)
         source = os.path.abspath(path)
         raw = self.loader.load_from_file(path, cache="none")
         try:
             cluster = load(raw, base_dir=os.path.dirname(source), source=source)
         except ClusterConfigError as exc:
             raise AnsibleParserError(str(exc)) from None
-        groups, hostvars, group_vars = inventory(cluster, source=source)
+        groups, hostvars, group_vars = inventory_model(cluster, source=source)
         for group in groups:
             self.inventory.add_group(group)
         self.inventory.add_group("nodes")

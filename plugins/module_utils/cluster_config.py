@@ -373,9 +373,8 @@ class ClusterConfigError(Exception):
         self.problems = list(problems)
         self.source = source
         where = " in %s" % source if source else ""
-        super().__init__(
-            "%d problem(s)%s:\n%s" % (len(self.problems), where,
-                                     "\n".join("  - " + p for p in self.problems)))
+        listing = "\n".join("  - " + p for p in self.problems)
+        super().__init__("%d problem(s)%s:\n%s" % (len(self.problems), where, listing))
 
 
 def _join(path, key):

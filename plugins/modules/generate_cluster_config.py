@@ -85,7 +85,7 @@ attributes:
   idempotent:
     support: full
 author:
-  - airgap.kubernetes contributors
+  - airgap.kubernetes maintainers (@airgap)
 """
 
 EXAMPLES = r"""
