@@ -8,6 +8,9 @@ VENV := .venv
 PY := $(VENV)/bin/python
 export PATH := $(CURDIR)/$(VENV)/bin:/usr/local/go/bin:$(PATH)
 export AIRGAP_LAB_CACHE ?= /var/cache/airgap-lab
+LAB_STATE := $(AIRGAP_LAB_CACHE)/state
+# The lab's cluster file, written by the collection's own generator from the hosts the lab made.
+LAB_CLUSTER := $(LAB_STATE)/lab.cluster.yml
 
 .PHONY: help deps venv lab lab-up lab-mirror lab-hosts lab-down test lint sanity units lab-test
 
@@ -34,6 +37,10 @@ lab-mirror: deps venv
 
 lab-hosts: deps venv
 	$(PY) lab/hosts/labhosts.py up
+	ANSIBLE_COLLECTIONS_PATH=$$($(PY) tests/collection.py) ansible-playbook -i localhost, \
+	  playbooks/generate_cluster_config.yml -e cluster=lab -e nodes_file=$(LAB_STATE)/hosts.json \
+	  -e fail_cgroup_v1=false -e dest=$(LAB_CLUSTER) -e force=true \
+	  -e "ssh_common_args='-o UserKnownHostsFile=$(LAB_STATE)/ssh/known_hosts -o StrictHostKeyChecking=yes'"
 
 lab-up: lab-mirror lab-hosts
 

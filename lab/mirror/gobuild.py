@@ -36,10 +36,15 @@ def go_env(cgo: bool = False) -> dict[str, str]:
     return env
 
 
-def run(cmd: list[str], cwd: Path | None = None, env: dict | None = None, capture: bool = False) -> str:
+def run(cmd: list[str], cwd: Path | None = None, env: dict | None = None, capture: bool = False,
+        quiet: bool = False) -> str:
+    """Run a Go command; `quiet` keeps its chatter (module downloads) out unless it fails."""
     result = subprocess.run(cmd, cwd=cwd, env=env or go_env(), text=True,
-                            stdout=subprocess.PIPE if capture else None)
+                            stdout=subprocess.PIPE if capture else None,
+                            stderr=subprocess.PIPE if quiet else None)
     if result.returncode != 0:
+        if quiet:
+            sys.stderr.write(result.stderr)
         raise SystemExit(f"lab-mirror: command failed ({result.returncode}) in {cwd}: {' '.join(cmd)}")
     return result.stdout if capture else ""
 
@@ -94,10 +99,12 @@ def build(name: str, requires: dict[str, str], packages: list[str], out: Path, *
     stamp = work / ".tidy"
     if not stamp.exists() or stamp.read_text() != gomod_text:
         (work / "go.mod").write_text(gomod_text)
-        run(["go", "mod", "tidy"], cwd=work)
+        run(["go", "mod", "tidy"], cwd=work, quiet=True)
         stamp.write_text(gomod_text)
     out.mkdir(parents=True, exist_ok=True)
-    cmd = ["go", "build", "-trimpath", "-o", str(out) + "/"]
+    # Our own programs are named after their source directory, upstream's after their package.
+    target = out / src.name if src is not None else Path(str(out) + "/")
+    cmd = ["go", "build", "-trimpath", "-o", str(target) + ("" if src is not None else "/")]
     if tags:
         cmd += ["-tags", " ".join(tags)]
     cmd += ["-ldflags", " ".join(["-s", "-w", *ldflags])]

@@ -91,7 +91,7 @@ def registry_config() -> Path:
     config = MIRROR / "registry-config.yml"
     config.write_text(
         "version: 0.1\n"
-        "log: {level: warn}\n"
+        "log: {level: warn, accesslog: {disabled: true}}\n"
         f"storage:\n  filesystem: {{rootdirectory: {REGISTRY_DATA}}}\n  delete: {{enabled: true}}\n"
         f"http:\n  addr: {REGISTRY}\n"
     )
