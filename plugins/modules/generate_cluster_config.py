@@ -23,7 +23,9 @@ options:
     type: str
     required: true
   dest:
-    description: File to write, on the controller.
+    description:
+      - File to write, on the controller, through a temporary file in the same directory.
+      - It is written with mode V(0600), as it may come to hold the registry password.
     type: path
     required: true
   hosts:
