@@ -6,7 +6,7 @@ SHELL := /bin/bash
 PYTHON ?= $(firstword $(wildcard /root/.pyenv/versions/3.12.*/bin/python) $(shell command -v python3))
 VENV := .venv
 PY := $(VENV)/bin/python
-export PATH := $(CURDIR)/$(VENV)/bin:/usr/local/go/bin:$(PATH)
+export PATH := $(CURDIR)/$(VENV)/bin:/usr/local/go/bin:$(subst $(CURDIR)/$(VENV)/bin:,,$(PATH))
 export AIRGAP_LAB_CACHE ?= /var/cache/airgap-lab
 LAB_STATE := $(AIRGAP_LAB_CACHE)/state
 # The lab's cluster file, written by the collection's own generator from the hosts the lab made.
@@ -55,6 +55,7 @@ test: lint sanity units lab-test
 lint: venv
 	yamllint --strict .
 	ansible-lint
+	antsibull-changelog lint
 
 sanity: venv
 	tests/sanity.sh

@@ -311,17 +311,14 @@ def component_etcd() -> None:
     mods = {m: v for m in ("go.etcd.io/etcd/server/v3", "go.etcd.io/etcd/etcdctl/v3",
                            "go.etcd.io/etcd/etcdutl/v3")}
     commit = gobuild.upstream_commit(info_of("etcd"))
-    out = built("etcd", lambda out, row: gobuild.build(
-        f"etcd-{v}", mods, list(mods), out,
-        ldflags=[f"-X go.etcd.io/etcd/api/v3/version.GitSHA={commit[:8]}"]))
-    # The modules' main packages are named after their directories: server/v3 builds "v3".
-    names = {}
-    for m in mods:
-        binary = out / m.split("/")[-1]
-        want = {"server": "etcd", "etcdctl": "etcdctl", "etcdutl": "etcdutl"}[m.split("/")[2]]
-        names[want] = out / want
-        if binary.exists() and not (out / want).exists():
-            binary.rename(out / want)
+
+    def build(out: Path, row: dict) -> None:
+        gobuild.build(f"etcd-{v}", mods, list(mods), out,
+                      ldflags=[f"-X go.etcd.io/etcd/api/v3/version.GitSHA={commit[:8]}"])
+        (out / "server").rename(out / "etcd")  # Go names server/v3's binary after its directory
+
+    out = built("etcd", build)
+    names = {n: out / n for n in ("etcd", "etcdctl", "etcdutl")}
     dirname = f"etcd-{v}-linux-{ARCH}"
     rel = github("etcd-io/etcd", v, f"{dirname}.tar.gz")
     publish(rel, tarball([(f"{dirname}/{n}", p) for n, p in names.items()], dirs=[dirname]))
