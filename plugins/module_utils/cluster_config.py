@@ -318,7 +318,9 @@ SCHEMA = {
             },
             "registryK8sIo": {
                 "type": "str", "default": "registry.k8s.io",
-                "description": "Registry (host[:port][/path], no scheme) mirroring registry.k8s.io.",
+                "description": "Registry mirroring registry.k8s.io: host[:port][/path prefix], HTTPS; "
+                               "prefix http:// for a plain-HTTP mirror (a lab), for example "
+                               "http://127.0.0.1:15000/registry.k8s.io.",
             },
             "dockerHub": {
                 "type": "str", "default": "docker.io",
@@ -336,7 +338,7 @@ _DNS_LABEL = re.compile(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$")
 _DNS_NAME = re.compile(r"^(?=.{1,253}$)[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?(\.[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?)*$")
 _FLAG = re.compile(r"^[a-z][a-z0-9-]*$")
 _URL = re.compile(r"^https?://[^\s/]+(/\S*)?$")
-_REGISTRY = re.compile(r"^[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[a-z0-9._/-]+)?$")
+_REGISTRY = re.compile(r"^(http://)?[A-Za-z0-9.-]+(:[0-9]{1,5})?(/[a-z0-9._/-]+)?$")
 _IDENTIFIER = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
 
 
@@ -636,7 +638,8 @@ def _semantic_checks(config, problems, base_dir, check_files):
             if not _URL.match(value):
                 problems.add(field, "%r is not an http(s):// URL" % value)
         elif not _REGISTRY.match(value):
-            problems.add(field, "%r is not a registry (host[:port][/path], no scheme)" % value)
+            problems.add(field, "%r is not a registry (host[:port][/path], or "
+                         "http://host[:port][/path] for a plain-HTTP mirror)" % value)
 
 
 def check(raw, base_dir=None, check_files=True):
