@@ -1,0 +1,86 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) airgap.kubernetes contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Build the offline bundle of a cluster file on the controller; the module file holds the
+documentation."""
+
+from __future__ import annotations
+
+import os
+
+from ansible.errors import AnsibleError
+from ansible.plugins.action import ActionBase
+from ansible.utils.display import Display
+from ansible_collections.airgap.kubernetes.plugins.module_utils import bundle
+from ansible_collections.airgap.kubernetes.plugins.module_utils.cluster_config import check, resolve
+from ansible_collections.airgap.kubernetes.plugins.module_utils.releases import (
+    ARCHITECTURES,
+    cluster_plan,
+)
+
+display = Display()
+
+ARGUMENT_SPEC = {
+    "path": {"type": "path", "required": True},
+    "dest": {"type": "path"},
+    "cache": {"type": "path"},
+    "arch": {"type": "str", "default": "amd64", "choices": ARCHITECTURES},
+    "include_cni": {"type": "bool", "default": True},
+    "pins": {"type": "dict", "default": {}},
+    "pins_from": {"type": "path"},
+    "compression": {"type": "str", "default": "none", "choices": ["none", "gzip"]},
+    "ca_file": {"type": "path"},
+    "registry_auth": {"type": "dict", "default": {}, "no_log": True},
+    "refresh": {"type": "bool", "default": False},
+    "force": {"type": "bool", "default": False},
+}
+
+
+class ActionModule(ActionBase):
+    """Download, verify and pack everything one cluster needs."""
+
+    TRANSFERS_FILES = False
+    _requires_connection = False
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        del tmp
+        dummy, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        source = os.path.abspath(args["path"])
+        try:
+            raw = self._loader.load_from_file(source, cache="none")
+        except AnsibleError as exc:
+            return dict(result, failed=True, msg="cannot read cluster file %s: %s" % (source, exc))
+        base_dir = os.path.dirname(source)
+        config, problems = check(raw, base_dir=base_dir, check_files=False)
+        if problems:
+            return dict(result, failed=True, problems=problems, msg="%d problem(s) in %s:\n%s" % (
+                len(problems), source, "\n".join("  - " + p for p in problems)))
+        cluster = resolve(config, base_dir=base_dir)
+        plan = cluster_plan(cluster, arch=args["arch"], include_cni=args["include_cni"])
+        if plan["missing_cni"]:
+            return dict(result, failed=True, msg=(
+                "%s asks for the CNI plugin %s, and the collection has no rows for it with "
+                "Kubernetes %s yet (plugins/module_utils/releases.py). Build with include_cni=false "
+                "for a bundle without a CNI; the preflight refuses that bundle for this cluster."
+                % (source, plan["missing_cni"], cluster["kubernetesVersion"])))
+        dest = args["dest"] or cluster["bundle"]["path"]
+        if self._task.check_mode:
+            return dict(result, changed=True, dest=dest, plan=plan,
+                        msg="would build the bundle of %s in %s" % (source, dest))
+        try:
+            built = bundle.build(
+                plan, dest, cluster["name"], cluster["kubernetesVersion"], cache=args["cache"],
+                arch=args["arch"], pins=args["pins"], pins_from=args["pins_from"],
+                compression=args["compression"], force=args["force"], ca_file=args["ca_file"],
+                registry_auth=args["registry_auth"], refresh=args["refresh"], log=display.vvv)
+        except (bundle.BundleError, OSError, ValueError) as exc:
+            return dict(result, failed=True, msg="bundle of %s: %s" % (source, exc))
+        result.update(
+            changed=built["changed"], archive=built["archive"], sha256=built["sha256"],
+            bom_path=built["bom_path"], sha256_path=built["sha256_path"], size=built["size"],
+            file_count=built["file_count"], image_count=built["image_count"],
+            blob_count=built["blob_count"], seconds=built["seconds"], cache=built["cache"],
+            bytes_downloaded=built["stats"]["bytes_downloaded"], stats=built["stats"],
+            cni=plan["cni"], msg=bundle.summary(built))
+        return result

@@ -1,0 +1,426 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) airgap.kubernetes contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The offline bundle: build it on the connected side, verify it on the air-gapped side.
+
+Build (``build``): every file of a cluster's plan (``releases.cluster_plan``) is downloaded and
+checked against upstream's checksum file and any pin; every image is pulled by digest into an OCI
+image layout, its index kept as published (so its digest is upstream's) but only the target
+platform's manifest and blobs fetched; a bill of materials (BOM) names every file and image with
+its sha256/digest; one tar archive holds the BOM, the files and the layout, with its sha256 next
+to it. Downloads go through a cache keyed by URL (files, checksum files, tag resolutions) and by
+digest (blobs), so a second build with the same cache downloads nothing.
+
+Archive layout::
+
+    bom.json
+    files/<name>/<upstream file name>
+    images/oci-layout, images/index.json, images/blobs/sha256/<hex>
+
+Standard library only.
+"""
+
+from __future__ import annotations
+
+import datetime
+import gzip
+import hashlib
+import io
+import json
+import os
+import re
+import ssl
+import tarfile
+import tempfile
+import time
+import urllib.error
+
+from ansible.module_utils.urls import ConnectionError as UrlConnectionError, open_url
+from ansible_collections.airgap.kubernetes.plugins.module_utils import oci_registry as oci
+
+BOM_NAME = "bom.json"
+BOM_KIND = "Bundle"
+BOM_API = "airgap.kubernetes/v1alpha1"
+LAYOUT = "images"
+REF_ANNOTATION = "org.opencontainers.image.ref.name"
+NAME_ANNOTATION = "io.containerd.image.name"
+_HEX = re.compile(r"^[0-9a-f]{64}$")
+CHUNK = 1024 * 1024
+
+
+class BundleError(Exception):
+    """A bundle that cannot be built or does not verify; the message names the culprit."""
+
+
+def sha256_file(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def parse_checksum(text, filename, source="checksum file"):
+    """The sha256 of ``filename`` in a checksum file: a bare hex digest (dl.k8s.io style) or
+    ``<hex>  <name>`` lines (sha256sum style, one file or many)."""
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    if len(lines) == 1 and _HEX.match(lines[0].split()[0].lower()) and len(lines[0].split()) == 1:
+        return lines[0].lower()
+    for line in lines:
+        parts = line.split()
+        if len(parts) >= 2 and parts[-1].lstrip("*").lstrip("./").rsplit("/", 1)[-1] == filename:
+            if _HEX.match(parts[0].lower()):
+                return parts[0].lower()
+    raise BundleError("%s has no sha256 for %s" % (source, filename))
+
+
+def _cache_path(cache, kind, url):
+    """A cache path for a URL: <cache>/<kind>/<host>/<path> (query strings dropped)."""
+    rest = url.split("://", 1)[-1].split("?", 1)[0]
+    parts = [p for p in rest.split("/") if p not in ("", ".", "..")]
+    return os.path.join(cache, kind, *parts)
+
+
+class Builder:
+    """Builds one bundle; ``stats`` counts what was downloaded and what came from the cache."""
+
+    def __init__(self, cache, arch="amd64", ca_file=None, registry_auth=None, refresh=False,
+                 timeout=60, log=None):
+        self.cache = os.path.abspath(cache)
+        self.arch = arch
+        self.ca_file = ca_file
+        self.registry_auth = registry_auth or {}
+        self.refresh = refresh
+        self.timeout = timeout
+        self.log = log or (lambda msg: None)
+        self.stats = {"bytes_downloaded": 0, "files_downloaded": 0, "files_cached": 0,
+                      "blobs_downloaded": 0, "blobs_cached": 0, "requests": 0}
+        self._registries = {}
+
+    # -- files ---------------------------------------------------------------------------------
+
+    def _download(self, url, dest):
+        """GET url into dest (atomically); returns the number of bytes."""
+        os.makedirs(os.path.dirname(dest), exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=os.path.dirname(dest), prefix=".part-")
+        size = 0
+        try:
+            self.stats["requests"] += 1
+            # open_url: redirects (GitHub sends downloads to its CDN), proxies from the
+            # environment, and a CA file; it ships with ansible-core, no pip package.
+            with os.fdopen(fd, "wb") as out, open_url(url, timeout=self.timeout, ca_path=self.ca_file,
+                                                      http_agent="airgap.kubernetes") as resp:
+                while True:
+                    chunk = resp.read(CHUNK)
+                    if not chunk:
+                        break
+                    out.write(chunk)
+                    size += len(chunk)
+            os.replace(tmp, dest)
+        except urllib.error.HTTPError as exc:
+            raise BundleError("download %s: HTTP %d %s" % (url, exc.code, exc.reason))
+        except (urllib.error.URLError, OSError, ssl.SSLError, UrlConnectionError) as exc:
+            raise BundleError("download %s: %s" % (url, getattr(exc, "reason", exc)))
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        self.stats["bytes_downloaded"] += size
+        return size
+
+    def fetch_file(self, item, pin=None):
+        """Download one planned file (cached by URL), verified against upstream's checksum file
+        and the pins. Returns (path in the cache, sha256, size)."""
+        dest = _cache_path(self.cache, "files", item["url"])
+        expected = None
+        if item.get("checksum_url"):
+            checksum_path = _cache_path(self.cache, "files", item["checksum_url"])
+            if not os.path.exists(checksum_path):
+                self._download(item["checksum_url"], checksum_path)
+            with open(checksum_path, encoding="utf-8", errors="replace") as handle:
+                expected = parse_checksum(handle.read(), item["file"], item["checksum_url"])
+        pins = [p for p in (item.get("sha256"), pin) if p]
+        for value in pins:
+            if expected and value.lower() != expected:
+                raise BundleError("%s %s: the pinned sha256 %s differs from upstream's checksum file "
+                                  "%s (%s)" % (item["name"], item["file"], value, item["checksum_url"], expected))
+            expected = expected or value.lower()
+        if not expected:
+            raise BundleError("%s %s: no checksum file and no pinned sha256; pin one" % (item["name"], item["file"]))
+        if os.path.exists(dest) and sha256_file(dest) == expected:
+            self.stats["files_cached"] += 1
+            return dest, expected, os.path.getsize(dest)
+        self.log("download %s" % item["url"])
+        size = self._download(item["url"], dest)
+        got = sha256_file(dest)
+        if got != expected:
+            os.unlink(dest)
+            raise BundleError("%s: downloaded %s has sha256 %s, expected %s (from %s)" % (
+                item["name"], item["url"], got, expected, item.get("checksum_url") or "the pin"))
+        self.stats["files_downloaded"] += 1
+        return dest, got, size
+
+    # -- images --------------------------------------------------------------------------------
+
+    def _registry(self, base):
+        if base not in self._registries:
+            host = oci.parse_base(base)[1]
+            auth = self.registry_auth.get(base) or self.registry_auth.get(host) or {}
+            self._registries[base] = oci.Registry(base, username=auth.get("username"),
+                                                  password=auth.get("password"), ca_file=self.ca_file,
+                                                  timeout=self.timeout)
+        return self._registries[base]
+
+    def blob_path(self, digest):
+        return os.path.join(self.cache, "blobs", "sha256", digest.split(":", 1)[1])
+
+    def _cached_blob(self, digest):
+        path = self.blob_path(digest)
+        if os.path.exists(path):
+            self.stats["blobs_cached"] += 1
+            return path
+        return None
+
+    def _manifest(self, registry, repository, digest):
+        """A manifest or index by digest, from the blob cache or the registry."""
+        path = self._cached_blob(digest)
+        if path:
+            with open(path, "rb") as handle:
+                data = handle.read()
+        else:
+            data, dummy, dummy2 = registry.get_manifest(repository, digest)
+            self._store(digest, data)
+            self.stats["bytes_downloaded"] += len(data)
+            self.stats["blobs_downloaded"] += 1
+        return data, json.loads(data.decode("utf-8"))
+
+    def _store(self, digest, data):
+        path = self.blob_path(digest)
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        with open(path + ".tmp", "wb") as handle:
+            handle.write(data)
+        os.replace(path + ".tmp", path)
+
+    def _resolve(self, registry, item):
+        """Tag -> digest, cached by pull location (use refresh to ask again)."""
+        refs = os.path.join(self.cache, "refs.json")
+        known = {}
+        if os.path.exists(refs):
+            with open(refs, encoding="utf-8") as handle:
+                known = json.load(handle)
+        key = "%s/%s:%s" % (item["registry"], item["repository"], item["tag"])
+        if key in known and not self.refresh and os.path.exists(self.blob_path(known[key])):
+            return known[key]
+        data, dummy, digest = registry.get_manifest(item["repository"], item["tag"])
+        self.stats["bytes_downloaded"] += len(data)
+        self._store(digest, data)
+        known[key] = digest
+        with open(refs + ".tmp", "w", encoding="utf-8") as handle:
+            json.dump(known, handle, indent=1, sort_keys=True)
+        os.replace(refs + ".tmp", refs)
+        return digest
+
+    def fetch_image(self, item, pin=None):
+        """Pull one planned image into the blob cache, narrowed to the architecture.
+        Returns its BOM entry."""
+        registry = self._registry(item["registry"])
+        pins = [p for p in (item.get("digest"), pin) if p]
+        if len(set(pins)) > 1:
+            raise BundleError("%s: pinned digests disagree: %s" % (item["ref"], ", ".join(pins)))
+        try:
+            digest = pins[0] if pins else self._resolve(registry, item)
+            data, top = self._manifest(registry, item["repository"], digest)
+            media_type = top.get("mediaType") or (oci.MEDIA_OCI_INDEX if "manifests" in top else oci.MEDIA_OCI_MANIFEST)
+            if "manifests" in top:
+                desc = oci.platform_manifest(top, "linux", self.arch)
+                manifest_digest = desc["digest"]
+                dummy, manifest = self._manifest(registry, item["repository"], manifest_digest)
+            else:
+                manifest_digest, manifest = digest, top
+            blobs = oci.manifest_blobs(manifest)
+            size = len(data)
+            for blob in blobs:
+                if not self._cached_blob(blob["digest"]):
+                    self.log("pull %s %s" % (item["ref"], blob["digest"]))
+                    self.stats["bytes_downloaded"] += registry.fetch_blob(
+                        item["repository"], blob["digest"], self.blob_path(blob["digest"]))
+                    self.stats["blobs_downloaded"] += 1
+                size += blob.get("size", 0)
+        except oci.RegistryError as exc:
+            raise BundleError("image %s (from %s): %s" % (item["ref"], item["registry"], exc))
+        return {
+            "name": item["name"], "ref": item["ref"], "digest": digest, "mediaType": media_type,
+            "platform": "linux/%s" % self.arch, "manifest": manifest_digest,
+            # What the layout holds below the top digest: the platform manifest (for an index),
+            # its config and layers.
+            "blobs": ([manifest_digest] if manifest_digest != digest else []) + [b["digest"] for b in blobs],
+            "size": size,
+        }
+
+    def close(self):
+        for registry in self._registries.values():
+            registry.close()
+
+
+def _pins_from(path):
+    """Pins from a previous BOM: {file path or image ref: sha256 or digest}."""
+    with open(path, encoding="utf-8") as handle:
+        bom = json.load(handle)
+    pins = {f["path"]: f["sha256"] for f in bom.get("files", [])}
+    pins.update((i["ref"], i["digest"]) for i in bom.get("images", []))
+    return pins
+
+
+def file_path(item):
+    return "files/%s/%s" % (item["name"], item["file"])
+
+
+def build(plan, dest, cluster_name, kubernetes_version, cache=None, arch="amd64", pins=None,
+          pins_from=None, compression="none", force=False, ca_file=None, registry_auth=None,
+          refresh=False, log=None, now=None):
+    """Build (or keep, when identical) the bundle of one plan in ``dest``. Returns a result dict
+    with the archive, its sha256, the BOM and figures."""
+    started = time.monotonic()
+    cache = cache or os.path.join(dest, "cache")
+    pin_map = dict(_pins_from(pins_from)) if pins_from else {}
+    pin_map.update(pins or {})
+    builder = Builder(cache, arch=arch, ca_file=ca_file, registry_auth=registry_auth,
+                      refresh=refresh, log=log)
+    files, images, members = [], [], []
+    try:
+        for item in plan["files"]:
+            path = file_path(item)
+            local, digest, size = builder.fetch_file(item, pin_map.get(path) or pin_map.get(item["name"]))
+            files.append({"name": item["name"], "version": item["version"], "arch": item["arch"],
+                          "path": path, "sha256": digest, "size": size, "url": item["url"]})
+            members.append((path, local))
+        for item in plan["images"]:
+            entry = builder.fetch_image(item, pin_map.get(item["ref"]))
+            images.append(entry)
+    finally:
+        builder.close()
+
+    layout_index = {"schemaVersion": 2, "mediaType": oci.MEDIA_OCI_INDEX, "manifests": []}
+    blobs = {}
+    for entry in images:
+        top = builder.blob_path(entry["digest"])
+        layout_index["manifests"].append({
+            "mediaType": entry["mediaType"], "digest": entry["digest"], "size": os.path.getsize(top),
+            "annotations": {REF_ANNOTATION: entry["ref"].rsplit(":", 1)[1], NAME_ANNOTATION: entry["ref"]},
+        })
+        for digest in [entry["digest"]] + entry["blobs"]:
+            blobs[digest] = builder.blob_path(digest)
+    index_bytes = json.dumps(layout_index, indent=1, sort_keys=True).encode()
+    layout_bytes = b'{"imageLayoutVersion": "1.0.0"}\n'
+
+    bom = {
+        "apiVersion": BOM_API, "kind": BOM_KIND, "cluster": cluster_name,
+        "kubernetesVersion": kubernetes_version, "os": "linux", "arch": arch,
+        "cni": plan.get("cni"), "files": files, "images": images,
+        "layout": {"path": LAYOUT, "index": "sha256:" + hashlib.sha256(index_bytes).hexdigest()},
+        "packages": [],
+    }
+    suffix = ".tar.gz" if compression == "gzip" else ".tar"
+    name = "%s-bundle-%s-%s%s" % (cluster_name, kubernetes_version, arch, suffix)
+    archive = os.path.join(dest, name)
+    bom_path = archive + ".bom.json"
+    sum_path = archive + ".sha256"
+    changed = True
+    if not force and all(os.path.exists(p) for p in (archive, bom_path, sum_path)):
+        with open(bom_path, encoding="utf-8") as handle:
+            old = json.load(handle)
+        with open(sum_path, encoding="utf-8") as handle:
+            recorded = handle.read().split()[0]
+        if dict(old, created=None) == dict(bom, created=None) and sha256_file(archive) == recorded:
+            bom, archive_sha, changed = old, recorded, False
+    if changed:
+        bom["created"] = (now or datetime.datetime.now(datetime.timezone.utc)).strftime("%Y-%m-%dT%H:%M:%SZ")
+        bom_bytes = (json.dumps(bom, indent=1, sort_keys=True) + "\n").encode()
+        os.makedirs(dest, exist_ok=True)
+        archive_sha = _write_archive(archive, compression, bom_bytes, members, layout_bytes, index_bytes, blobs)
+        _atomic_write(bom_path, bom_bytes)
+        _atomic_write(sum_path, ("%s  %s\n" % (archive_sha, name)).encode())
+    stats = dict(builder.stats)
+    return {
+        "changed": changed, "archive": archive, "sha256": archive_sha, "bom_path": bom_path,
+        "sha256_path": sum_path, "bom": bom, "size": os.path.getsize(archive),
+        "file_count": len(files), "image_count": len(images), "blob_count": len(blobs),
+        "member_count": 3 + len(members) + len(blobs) + 1, "seconds": round(time.monotonic() - started, 1),
+        "stats": stats, "cache": os.path.abspath(cache),
+    }
+
+
+def _atomic_write(path, data):
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(path), prefix=".tmp-")
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+    os.chmod(tmp, 0o644)
+    os.replace(tmp, path)
+
+
+class _HashingWriter(io.RawIOBase):
+    def __init__(self, raw):
+        super().__init__()
+        self.raw = raw
+        self.hash = hashlib.sha256()
+
+    def writable(self):
+        return True
+
+    def write(self, data):
+        self.hash.update(data)
+        return self.raw.write(data)
+
+
+def _write_archive(archive, compression, bom_bytes, members, layout_bytes, index_bytes, blobs):
+    """A reproducible tar (sorted, fixed owner and mtime); returns its sha256."""
+    fd, tmp = tempfile.mkstemp(dir=os.path.dirname(archive), prefix=".bundle-")
+    try:
+        with os.fdopen(fd, "wb") as raw:
+            hashing = _HashingWriter(raw)
+            out = gzip.GzipFile(fileobj=hashing, mode="wb", mtime=0, compresslevel=6) \
+                if compression == "gzip" else hashing
+            with tarfile.open(fileobj=out, mode="w|", format=tarfile.PAX_FORMAT) as tar:
+                def add_bytes(name, data):
+                    info = tarfile.TarInfo(name)
+                    info.size, info.mode, info.mtime = len(data), 0o644, 0
+                    tar.addfile(info, io.BytesIO(data))
+
+                def add_file(name, path, mode=0o644):
+                    info = tarfile.TarInfo(name)
+                    info.size, info.mode, info.mtime = os.path.getsize(path), mode, 0
+                    with open(path, "rb") as handle:
+                        tar.addfile(info, handle)
+
+                add_bytes(BOM_NAME, bom_bytes)
+                for name, path in sorted(members):
+                    add_file(name, path, 0o755 if not name.endswith((".tgz", ".tar.gz", ".yaml")) else 0o644)
+                add_bytes(LAYOUT + "/oci-layout", layout_bytes)
+                add_bytes(LAYOUT + "/index.json", index_bytes)
+                for digest, path in sorted(blobs.items()):
+                    add_file("%s/blobs/sha256/%s" % (LAYOUT, digest.split(":", 1)[1]), path)
+            if compression == "gzip":
+                out.close()
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, archive)
+        return hashing.hash.hexdigest()
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def human_size(size):
+    for unit in ("B", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return "%.1f %s" % (size, unit) if unit != "B" else "%d B" % size
+        size /= 1024.0
+    return "%d B" % size
+
+
+def summary(result):
+    stats = result["stats"]
+    return ("bundle %s: %d files, %d images (%d blobs), %s; downloaded %d bytes (%d files, %d blobs; "
+            "%d files and %d blobs from the cache) in %.1fs%s" % (
+                result["archive"], result["file_count"], result["image_count"], result["blob_count"],
+                human_size(result["size"]), stats["bytes_downloaded"], stats["files_downloaded"],
+                stats["blobs_downloaded"], stats["files_cached"], stats["blobs_cached"], result["seconds"],
+                "" if result["changed"] else "; archive unchanged"))
