@@ -319,8 +319,7 @@ def build(plan, dest, cluster_name, kubernetes_version, cache=None, arch="amd64"
         "layout": {"path": LAYOUT, "index": "sha256:" + hashlib.sha256(index_bytes).hexdigest()},
         "packages": [],
     }
-    suffix = ".tar.gz" if compression == "gzip" else ".tar"
-    name = "%s-bundle-%s-%s%s" % (cluster_name, kubernetes_version, arch, suffix)
+    name = archive_name(cluster_name, kubernetes_version, arch, compression)
     archive = os.path.join(dest, name)
     bom_path = archive + ".bom.json"
     sum_path = archive + ".sha256"
@@ -424,3 +423,111 @@ def summary(result):
                 human_size(result["size"]), stats["bytes_downloaded"], stats["files_downloaded"],
                 stats["blobs_downloaded"], stats["files_cached"], stats["blobs_cached"], result["seconds"],
                 "" if result["changed"] else "; archive unchanged"))
+
+
+# -- verification (the preflight, on the controller) ------------------------------------------
+
+def archive_name(cluster_name, kubernetes_version, arch, compression="none"):
+    return "%s-bundle-%s-%s%s" % (cluster_name, kubernetes_version, arch,
+                                  ".tar.gz" if compression == "gzip" else ".tar")
+
+
+def find_archive(directory, cluster_name, kubernetes_version, arch):
+    """The archive of a cluster in a bundle directory (.tar or .tar.gz), or None."""
+    for compression in ("none", "gzip"):
+        path = os.path.join(directory, archive_name(cluster_name, kubernetes_version, arch, compression))
+        if os.path.exists(path):
+            return path
+    return None
+
+
+def _hash_member(tar, member):
+    handle = tar.extractfile(member)
+    digest = hashlib.sha256()
+    for chunk in iter(lambda: handle.read(CHUNK), b""):
+        digest.update(chunk)
+    return digest.hexdigest()
+
+
+def verify(archive, plan=None, kubernetes_version=None, arch=None, cni_plugin=None):
+    """Check a bundle archive: its sha256 against ``<archive>.sha256``, every member against the
+    BOM (files by sha256, blobs by digest), every image's blobs present, and, given a cluster's
+    plan, that the BOM covers every file, image and the CNI it needs. Returns (bom or None,
+    problems); each problem names the archive, file, image or CNI at fault."""
+    problems = []
+    name = os.path.basename(archive)
+    if not os.path.exists(archive):
+        return None, ["%s: no such bundle archive; build it with the airgap.kubernetes.bundle playbook" % archive]
+    sum_path = archive + ".sha256"
+    if not os.path.exists(sum_path):
+        problems.append("%s: its checksum file %s is missing" % (name, os.path.basename(sum_path)))
+    else:
+        with open(sum_path, encoding="utf-8") as handle:
+            recorded = (handle.read().split() or [""])[0].lower()
+        actual = sha256_file(archive)
+        if recorded != actual:
+            problems.append("%s: sha256 is %s, %s says %s (the archive changed or is incomplete)"
+                            % (name, actual, os.path.basename(sum_path), recorded))
+    bom, seen = None, {}
+    try:
+        with tarfile.open(archive, mode="r|*") as tar:
+            for member in tar:
+                if not member.isfile():
+                    continue
+                if member.name == BOM_NAME:
+                    bom = json.load(tar.extractfile(member))
+                    continue
+                seen[member.name] = _hash_member(tar, member)
+    except (tarfile.TarError, OSError, EOFError, ValueError) as exc:
+        return bom, problems + ["%s: cannot read the archive: %s" % (name, exc)]
+    if bom is None:
+        return None, problems + ["%s: has no %s" % (name, BOM_NAME)]
+    if bom.get("kind") != BOM_KIND:
+        return bom, problems + ["%s: %s is not a bundle manifest" % (name, BOM_NAME)]
+
+    expected = {}
+    for entry in bom.get("files", []):
+        expected[entry["path"]] = (entry["sha256"], "file %s" % entry["path"])
+    for entry in bom.get("images", []):
+        for digest in [entry["digest"]] + entry.get("blobs", []):
+            path = "%s/blobs/sha256/%s" % (LAYOUT, digest.split(":", 1)[1])
+            expected.setdefault(path, (digest.split(":", 1)[1], "image %s blob %s" % (entry["ref"], digest)))
+    for path, (digest, what) in sorted(expected.items()):
+        if path not in seen:
+            problems.append("%s: %s is missing from the archive" % (name, what))
+        elif seen[path] != digest:
+            problems.append("%s: %s has sha256 %s, the BOM says %s" % (name, what, seen[path], digest))
+    for path in sorted(set(seen) - set(expected) - {LAYOUT + "/oci-layout", LAYOUT + "/index.json"}):
+        problems.append("%s: %s is not in the BOM" % (name, path))
+    layout_index = bom.get("layout", {}).get("index")
+    index_path = LAYOUT + "/index.json"
+    if layout_index and seen.get(index_path) != layout_index.split(":", 1)[1]:
+        problems.append("%s: %s does not match the BOM" % (name, index_path))
+
+    if kubernetes_version and bom.get("kubernetesVersion") != kubernetes_version:
+        problems.append("%s: built for Kubernetes %s, the cluster asks for %s"
+                        % (name, bom.get("kubernetesVersion"), kubernetes_version))
+    if arch and bom.get("arch") != arch:
+        problems.append("%s: built for %s, the cluster needs %s" % (name, bom.get("arch"), arch))
+    if plan is not None:
+        have_files = dict((f["path"], f) for f in bom.get("files", []))
+        for item in plan["files"]:
+            path = file_path(item)
+            if path not in have_files:
+                problems.append("%s: lacks %s %s (%s)" % (name, item["name"], item["version"], path))
+            elif item.get("sha256") and have_files[path]["sha256"] != item["sha256"]:
+                problems.append("%s: %s has sha256 %s, the collection pins %s"
+                                % (name, path, have_files[path]["sha256"], item["sha256"]))
+        have_images = dict((i["ref"], i) for i in bom.get("images", []))
+        for item in plan["images"]:
+            if item["ref"] not in have_images:
+                problems.append("%s: lacks the image %s" % (name, item["ref"]))
+            elif item.get("digest") and have_images[item["ref"]]["digest"] != item["digest"]:
+                problems.append("%s: image %s is %s, the collection pins %s"
+                                % (name, item["ref"], have_images[item["ref"]]["digest"], item["digest"]))
+    if cni_plugin:
+        cni = bom.get("cni") or {}
+        if cni.get("plugin") != cni_plugin:
+            problems.append("%s: the cluster asks for the CNI plugin %s, the bundle carries %s"
+                            % (name, cni_plugin, cni.get("plugin") or "no CNI"))
+    return bom, problems

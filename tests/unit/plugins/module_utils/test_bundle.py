@@ -147,3 +147,76 @@ def test_parse_checksum(text, expected):
 def test_parse_checksum_without_the_file():
     with pytest.raises(bundle.BundleError, match="SUMS has no sha256 for kubeadm"):
         bundle.parse_checksum("%s  other\n" % ("d" * 64), "kubeadm", "SUMS")
+
+
+# -- the preflight: verify --------------------------------------------------------------------
+
+@pytest.fixture(name="built")
+def fixture_built(files, tmp_path):
+    """A good bundle of plan_for(), and that plan."""
+    dummy, url = files
+    with FakeRegistry() as reg:
+        image(reg, "registry.k8s.io/pause", "3.10.2", ("amd64", "arm64"))
+        image(reg, "docker.io/airgapkubernetes/hello", "v1.0.0")
+        plan = plan_for(url, reg)
+        result = bundle.build(plan, str(tmp_path / "out"), "demo", "v1.37.2")
+    return result, plan
+
+
+def change_one_byte(archive, member_name, fix_checksum):
+    with tarfile.open(archive) as tar:
+        offset = tar.getmember(member_name).offset_data
+    with open(archive, "r+b") as handle:
+        handle.seek(offset)
+        byte = handle.read(1)
+        handle.seek(offset)
+        handle.write(bytes([byte[0] ^ 1]))
+    if fix_checksum:
+        with open(archive + ".sha256", "w", encoding="utf-8") as handle:
+            handle.write("%s  x\n" % bundle.sha256_file(archive))
+
+
+def test_verify_a_good_bundle(built):
+    result, plan = built
+    bom, problems = bundle.verify(result["archive"], plan, "v1.37.2", "amd64")
+    assert problems == [] and len(bom["images"]) == 2
+
+
+@pytest.mark.parametrize("fix_checksum", [False, True])
+def test_verify_names_a_changed_byte(built, fix_checksum):
+    result, plan = built
+    change_one_byte(result["archive"], "files/runc/runc.amd64", fix_checksum)
+    dummy, problems = bundle.verify(result["archive"], plan)
+    name = "demo-bundle-v1.37.2-amd64.tar"
+    expected = ["%s: file files/runc/runc.amd64 has sha256 %s, the BOM says %s" % (
+        name, hashlib.sha256(b"sunc binary").hexdigest(), hashlib.sha256(b"runc binary").hexdigest())]
+    if not fix_checksum:
+        expected.insert(0, "%s: sha256 is %s, %s.sha256 says %s (the archive changed or is incomplete)" % (
+            name, bundle.sha256_file(result["archive"]), name, result["sha256"]))
+    assert problems == expected
+
+
+def test_verify_names_a_missing_image_and_a_missing_cni(built):
+    result, plan = built
+    plan["images"].append({"name": "metrics-server", "ref": "registry.k8s.io/metrics-server/metrics-server:v0.8.0",
+                           "registry": "unused", "repository": "metrics-server/metrics-server", "tag": "v0.8.0",
+                           "digest": None})
+    dummy, problems = bundle.verify(result["archive"], plan, cni_plugin="calico")
+    assert problems == [
+        "demo-bundle-v1.37.2-amd64.tar: lacks the image registry.k8s.io/metrics-server/metrics-server:v0.8.0",
+        "demo-bundle-v1.37.2-amd64.tar: the cluster asks for the CNI plugin calico, the bundle carries no CNI",
+    ]
+
+
+def test_verify_names_a_blob_missing_from_the_layout(built, tmp_path):
+    result, plan = built
+    bom = result["bom"]
+    gone = bom["images"][1]["blobs"][-1]
+    copy = tmp_path / "copy.tar"
+    with tarfile.open(result["archive"]) as src, tarfile.open(copy, "w") as dst:
+        for member in src:
+            if not member.name.endswith(gone.split(":")[1]):
+                dst.addfile(member, src.extractfile(member))
+    dummy, problems = bundle.verify(str(copy), plan)
+    assert "copy.tar: its checksum file copy.tar.sha256 is missing" in problems
+    assert "copy.tar: image docker.io/airgapkubernetes/hello:v1.0.0 blob %s is missing from the archive" % gone in problems

@@ -1,0 +1,62 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) airgap.kubernetes contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Verify a cluster's bundle on the controller (the preflight); the module file holds the
+documentation."""
+
+from __future__ import annotations
+
+import os
+
+from ansible.errors import AnsibleError
+from ansible.plugins.action import ActionBase
+from ansible_collections.airgap.kubernetes.plugins.module_utils import bundle
+from ansible_collections.airgap.kubernetes.plugins.module_utils.cluster_config import check, resolve
+from ansible_collections.airgap.kubernetes.plugins.module_utils.releases import (
+    ARCHITECTURES,
+    cluster_plan,
+)
+
+ARGUMENT_SPEC = {
+    "path": {"type": "path", "required": True},
+    "archive": {"type": "path"},
+    "arch": {"type": "str", "default": "amd64", "choices": ARCHITECTURES},
+}
+
+
+class ActionModule(ActionBase):
+    """The bundle is intact and holds everything the cluster file asks for."""
+
+    TRANSFERS_FILES = False
+    _requires_connection = False
+
+    def run(self, tmp=None, task_vars=None):
+        result = super().run(tmp, task_vars)
+        del tmp
+        dummy, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
+        source = os.path.abspath(args["path"])
+        try:
+            raw = self._loader.load_from_file(source, cache="none")
+        except AnsibleError as exc:
+            return dict(result, failed=True, msg="cannot read cluster file %s: %s" % (source, exc))
+        base_dir = os.path.dirname(source)
+        config, problems = check(raw, base_dir=base_dir, check_files=False)
+        if problems:
+            return dict(result, failed=True, problems=problems, msg="%d problem(s) in %s:\n%s" % (
+                len(problems), source, "\n".join("  - " + p for p in problems)))
+        cluster = resolve(config, base_dir=base_dir)
+        archive = args["archive"] or bundle.find_archive(
+            cluster["bundle"]["path"], cluster["name"], cluster["kubernetesVersion"], args["arch"]) \
+            or os.path.join(cluster["bundle"]["path"], bundle.archive_name(
+                cluster["name"], cluster["kubernetesVersion"], args["arch"]))
+        plan = cluster_plan(cluster, arch=args["arch"])
+        bom, problems = bundle.verify(archive, plan, kubernetes_version=cluster["kubernetesVersion"],
+                                      arch=args["arch"], cni_plugin=cluster["cni"]["plugin"])
+        result.update(changed=False, archive=archive, problems=problems)
+        if problems:
+            result.update(failed=True, msg="the bundle does not fit %s (%d problem(s)):\n%s" % (
+                source, len(problems), "\n".join("  - " + p for p in problems)))
+            return result
+        result.update(bom=bom, msg="%s: %d files and %d images verified, everything %s asks for is there"
+                      % (archive, len(bom["files"]), len(bom["images"]), source))
+        return result

@@ -1,0 +1,45 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) airgap.kubernetes contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""The preflight playbook stops on a bundle that does not fit the cluster file, before any host."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from ansible_collections.airgap.kubernetes.plugins.module_utils import bundle
+
+CLUSTER = """\
+plugin: airgap.kubernetes.cluster
+apiVersion: airgap.kubernetes/v1alpha1
+kind: Cluster
+name: demo
+hosts:
+  - name: cp1
+    address: 192.0.2.11
+    roles: [control_plane, registry]
+  - name: w1
+    address: 192.0.2.12
+    roles: [worker]
+"""
+
+
+def test_preflight_names_what_the_bundle_lacks_and_touches_no_host(tmp_path, ansible_env):
+    (tmp_path / "cluster.yml").write_text(CLUSTER)
+    # A bundle that is intact but empty: built from an empty plan.
+    bundle.build({"files": [], "images": [], "cni": None}, str(tmp_path / "bundle"), "demo", "v1.37.2")
+    command = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", str(tmp_path / "cluster.yml"),
+               "airgap.kubernetes.preflight"]
+    result = subprocess.run(command, env=ansible_env, cwd=str(tmp_path), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, check=False, timeout=300)
+    assert result.returncode == 2, result.stdout
+    out = result.stdout
+    for culprit in ("lacks kubeadm v1.37.2 (files/kubeadm/kubeadm)",
+                    "lacks the image registry.k8s.io/kube-apiserver:v1.37.2",
+                    "lacks the image registry.k8s.io/metrics-server/metrics-server:v0.8.0",
+                    "the cluster asks for the CNI plugin calico, the bundle carries no CNI"):
+        assert culprit in out, out
+    recap = out[out.index("PLAY RECAP"):]
+    assert "localhost" in recap and "cp1" not in recap and "w1" not in recap, recap
