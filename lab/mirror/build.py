@@ -46,12 +46,15 @@ SRC = HERE / "src"
 
 # Bump a recipe's revision when its build steps change, so cached outputs are rebuilt.
 REVISION = {"kubernetes": 1, "containerd": 1, "runc": 1, "cni_plugins": 1, "crictl": 1, "etcd": 1,
-            "coredns": 1, "pause": 1, "metrics_server": 1, "registry": 1, "hello": 1,
+            "coredns": 1, "pause": 1, "metrics_server": 1, "registry": 1, "hello": 1, "kube_router": 1,
             "go_containerregistry": 1}
 
 # The Debian userland for images whose programs call iptables and friends, as upstream's
 # distroless-iptables gives kube-proxy.
-IPTABLES_PACKAGES = ["iptables", "ipset", "nftables", "conntrack", "kmod", "ebtables", "arptables"]
+# distroless-iptables gives kube-proxy; kube-router's image adds iproute2 and ipvsadm on Alpine.
+# One base serves both.
+IPTABLES_PACKAGES = ["iptables", "ipset", "nftables", "conntrack", "kmod", "ebtables", "arptables",
+                     "iproute2", "ipvsadm"]
 
 index: dict = {"files": {}, "images": {}}
 
@@ -357,6 +360,13 @@ def component_metrics_server() -> None:
                                                  f"-X {pkg}.buildDate=2026-01-01T00:00:00Z"])
     binary_image(f"registry.k8s.io/metrics-server/metrics-server:{v}", {"metrics-server": binary},
                  entrypoint=["/metrics-server"], user="65534")
+    # Upstream's release manifests are `kubectl kustomize manifests/overlays/<name>` of the tag.
+    kubectl = BIN / "kubernetes" / f"{VERSIONS['kubernetes']['version']}-r{REVISION['kubernetes']}" / "kubectl"
+    overlays = Path(info_of("metrics_server")["Dir"]) / "manifests" / "overlays"
+    for overlay, name in (("release", "components.yaml"), ("release-ha", "high-availability.yaml")):
+        rendered = subprocess.run([str(kubectl), "kustomize", str(overlays / overlay)],
+                                  capture_output=True, check=True).stdout
+        publish(github("kubernetes-sigs/metrics-server", v, name), rendered)
 
 
 def ours(component: str, binary: str) -> Path:
@@ -438,6 +448,23 @@ def component_crictl() -> None:
     sha_only(rel)
 
 
+def component_kube_router() -> None:
+    row = VERSIONS["kube_router"]
+    v = row["version"]
+    m = row["module"]
+    binary = component_simple("kube_router", f"{m}/cmd/kube-router", "kube-router",
+                              [f"-X {m}/pkg/version.Version={v}",
+                               f"-X {m}/pkg/version.BuildDate=2026-01-01T00:00:00Z"])
+    binary_image(f"docker.io/cloudnativelabs/kube-router:{v}",
+                 {"usr/local/bin/kube-router": binary}, base=iptables_base(),
+                 entrypoint=["/usr/local/bin/kube-router"])
+    # Upstream's manifests live in the repository (daemonset/), served from the module.
+    root = Path(info_of("kube_router")["Dir"])
+    for manifest in ("kubeadm-kuberouter.yaml", "generic-kuberouter.yaml"):
+        publish(f"raw.githubusercontent.com/cloudnativelabs/kube-router/{v}/daemonset/{manifest}",
+                (root / "daemonset" / manifest).read_bytes())
+
+
 COMPONENTS = {
     "registry": component_registry,
     "kubernetes": None,  # special: its kubeadm decides etcd/coredns/pause
@@ -449,6 +476,7 @@ COMPONENTS = {
     "cni_plugins": component_cni_plugins,
     "crictl": component_crictl,
     "metrics_server": component_metrics_server,
+    "kube_router": component_kube_router,
     "hello": component_hello,
 }
 

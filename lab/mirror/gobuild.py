@@ -117,7 +117,7 @@ def main_packages(info: dict, subdir: str) -> list[str]:
     root = Path(info["Dir"])
     found = []
     for d in sorted((root / subdir).rglob("*")):
-        if not d.is_dir() or "windows" in d.name or "testdata" in d.parts:
+        if not d.is_dir() or "windows" in d.relative_to(root).parts or "testdata" in d.parts:
             continue
         if any("\npackage main\n" in "\n" + f.read_text(errors="replace") for f in d.glob("*.go")
                if not f.name.endswith("_test.go")):

@@ -99,9 +99,26 @@ def test_every_kubeadm_image_is_in_the_registry(kube_binaries):
     f"registry.k8s.io/metrics-server/metrics-server:{VERSIONS['metrics_server']['version']}",
     f"docker.io/library/registry:{VERSIONS['registry']['version'].lstrip('v')}",
     f"docker.io/airgapkubernetes/hello:{VERSIONS['hello']['version']}",
+    f"docker.io/cloudnativelabs/kube-router:{VERSIONS['kube_router']['version']}",
 ])
 def test_addon_images_are_in_the_registry(ref):
     assert image_config(ref)["config"]["Entrypoint"]
+
+
+@pytest.mark.parametrize("path, image", [
+    (f"github.com/kubernetes-sigs/metrics-server/releases/download/"
+     f"{VERSIONS['metrics_server']['version']}/components.yaml",
+     f"registry.k8s.io/metrics-server/metrics-server:{VERSIONS['metrics_server']['version']}"),
+    (f"raw.githubusercontent.com/cloudnativelabs/kube-router/{VERSIONS['kube_router']['version']}"
+     f"/daemonset/kubeadm-kuberouter.yaml", "docker.io/cloudnativelabs/kube-router"),
+])
+def test_addon_manifests_are_served(path, image):
+    docs = [d for d in yaml.safe_load_all(get(f"{HTTP}/{path}")[0]) if d]
+    kinds = {d["kind"] for d in docs}
+    assert {"Deployment", "DaemonSet"} & kinds, kinds
+    images = {c["image"] for d in docs if d["kind"] in ("Deployment", "DaemonSet")
+              for c in d["spec"]["template"]["spec"]["containers"]}
+    assert image in images
 
 
 def test_kube_proxy_image_has_the_iptables_userland():
