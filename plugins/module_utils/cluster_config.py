@@ -241,7 +241,9 @@ SCHEMA = {
             },
             "auth": {
                 "type": "dict",
-                "description": "Credentials for pushing and pulling; unset: no authentication.",
+                "description": "Credentials for pushing and pulling (htpasswd). Unset: user airgap with "
+                               "a password the collection generates and keeps on the controller "
+                               "(pki/<name>/registry-password next to the cluster file).",
                 "required_together": [["username", "password"]],
                 "options": {
                     "username": {"type": "str", "description": "User name."},

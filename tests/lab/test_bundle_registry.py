@@ -1,0 +1,141 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) airgap.kubernetes contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""End to end on the lab (issue 4): the bundle builds from the lab mirror and a warm rebuild
+downloads nothing; the preflight refuses a bundle without the cluster's CNI; the registry runs
+on the registry host only over TLS and only with credentials, holds every image of the bundle by
+digest, and a second staging pushes nothing.
+
+Needs the lab (`make lab`): $AIRGAP_LAB_CACHE/state/lab.cluster.yml, the mirror on 127.0.0.1.
+Run: .venv/bin/python -m pytest -q tests/lab
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import re
+import ssl
+import subprocess
+import sys
+import urllib.error
+import urllib.request
+
+import pytest
+import yaml
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.join(REPO, "tests"))
+import collection  # noqa: E402  pylint: disable=wrong-import-position
+
+LAB = os.environ.get("AIRGAP_LAB_CACHE", "/var/cache/airgap-lab")
+LAB_CLUSTER = os.path.join(LAB, "state", "lab.cluster.yml")
+MIRROR = {
+    "kubernetesReleases": "http://127.0.0.1:18080/dl.k8s.io",
+    "githubReleases": "http://127.0.0.1:18080/github.com",
+    "registryK8sIo": "http://127.0.0.1:15000/registry.k8s.io",
+    "dockerHub": "http://127.0.0.1:15000/docker.io",
+    "quayIo": "http://127.0.0.1:15000/quay.io",
+}
+BIN = os.path.dirname(sys.executable)
+
+pytestmark = pytest.mark.skipif(not os.path.exists(LAB_CLUSTER), reason="the lab is not up (make lab)")
+
+
+def playbook(name, *args, inventory=None):
+    command = [os.path.join(BIN, "ansible-playbook")] + (["-i", inventory] if inventory else []) + \
+        ["airgap.kubernetes." + name] + list(args)
+    env = collection.environment()
+    env.update(ANSIBLE_NOCOLOR="1", ANSIBLE_STDOUT_CALLBACK="default")
+    return subprocess.run(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                          check=False, timeout=1800)
+
+
+@pytest.fixture(name="cluster_file", scope="module")
+def fixture_cluster_file(tmp_path_factory):
+    """The lab's cluster file with its sources on the lab mirror and every add-on on."""
+    work = tmp_path_factory.mktemp("issue4")
+    with open(LAB_CLUSTER, encoding="utf-8") as handle:
+        config = yaml.safe_load(handle)
+    config["sources"] = dict(config.get("sources") or {}, **MIRROR)
+    config.setdefault("addons", {})["sampleApp"] = {"enabled": True}
+    path = work / "cluster.yml"
+    path.write_text(yaml.safe_dump(config, sort_keys=False))
+    return path
+
+
+def msg_of(output):
+    found = re.findall(r'"msg": "(bundle .*?)"', output)
+    assert found, output
+    return found[-1]
+
+
+@pytest.fixture(name="bundle", scope="module")
+def fixture_bundle(cluster_file):
+    first = playbook("bundle", "-e", "cluster_file=%s" % cluster_file, "-e", "bundle_include_cni=false")
+    assert first.returncode == 0, first.stdout
+    second = playbook("bundle", "-e", "cluster_file=%s" % cluster_file, "-e", "bundle_include_cni=false")
+    assert second.returncode == 0, second.stdout
+    archive = os.path.join(os.path.dirname(cluster_file), "bundle", "lab-bundle-v1.37.2-amd64.tar")
+    with open(archive + ".bom.json", encoding="utf-8") as handle:
+        bom = json.load(handle)
+    return {"first": msg_of(first.stdout), "second": msg_of(second.stdout), "archive": archive, "bom": bom}
+
+
+def test_bundle_builds_from_the_mirror_and_a_warm_rebuild_downloads_nothing(bundle):
+    print(bundle["first"])
+    print(bundle["second"])
+    assert "downloaded 0 bytes" in bundle["second"] and "archive unchanged" in bundle["second"]
+    refs = {i["ref"] for i in bundle["bom"]["images"]}
+    assert {"registry.k8s.io/kube-apiserver:v1.37.2", "registry.k8s.io/etcd:3.7.0-0",
+            "registry.k8s.io/metrics-server/metrics-server:v0.8.0", "docker.io/airgapkubernetes/hello:v1.0.0",
+            "docker.io/library/registry:3.0.0"} <= refs
+    with open(os.path.join(LAB, "mirror", "index.json"), encoding="utf-8") as handle:
+        index = json.load(handle)
+    for image in bundle["bom"]["images"]:
+        assert index["images"][image["ref"]] == image["digest"], image["ref"]
+    for entry in bundle["bom"]["files"]:
+        rel = entry["url"].split("127.0.0.1:18080/", 1)[1]
+        assert index["files"][rel] == entry["sha256"], rel
+
+
+def test_preflight_refuses_a_bundle_without_the_clusters_cni(bundle, cluster_file):
+    result = playbook("preflight", "-e", "cluster_file=%s" % cluster_file)
+    assert result.returncode == 2
+    assert "the cluster asks for the CNI plugin calico, the bundle carries no CNI" in result.stdout
+    assert "lab-1" not in result.stdout[result.stdout.index("PLAY RECAP"):]
+
+
+def test_registry_serves_every_image_only_over_tls_with_credentials(bundle, cluster_file):
+    first = playbook("registry", inventory=str(cluster_file))
+    assert first.returncode == 0, first.stdout
+    second = playbook("registry", inventory=str(cluster_file))
+    assert second.returncode == 0, second.stdout
+    assert re.search(r"lab-1 +: ok=\d+ +changed=0 ", second.stdout), second.stdout
+    assert re.search(r"\d+ images in [0-9.]+:5000: 0 blobs pushed \(0 bytes\)", second.stdout), second.stdout
+
+    pki = os.path.join(os.path.dirname(cluster_file), "pki", "lab")
+    with open(os.path.join(pki, "registry-password"), encoding="utf-8") as handle:
+        password = handle.read().split()[0]
+    base = "https://10.213.7.11:5000"
+    context = ssl.create_default_context(cafile=os.path.join(pki, "ca.crt"))
+
+    def status(url, auth=None, method="GET", ctx=context):
+        request = urllib.request.Request(url, method=method)
+        if auth:
+            request.add_header("Authorization", "Basic " + base64.b64encode(auth.encode()).decode())
+        try:
+            with urllib.request.urlopen(request, context=ctx, timeout=10) as response:
+                return response.status, response.headers
+        except urllib.error.HTTPError as exc:
+            return exc.code, exc.headers
+
+    assert status(base + "/v2/")[0] == 401
+    assert status(base + "/v2/x/blobs/uploads/", method="POST")[0] == 401
+    assert status("http://10.213.7.11:5000/v2/", ctx=None)[0] == 400
+    for image in bundle["bom"]["images"]:
+        repository, tag = image["ref"].rsplit(":", 1)
+        code, headers = status("%s/v2/%s/manifests/%s" % (base, repository, tag), auth="airgap:" + password,
+                               method="HEAD")
+        assert code == 200 and headers["Docker-Content-Digest"] == image["digest"], image["ref"]
