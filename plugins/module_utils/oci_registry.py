@@ -108,12 +108,14 @@ class Registry:
         self._context = None
         if self.scheme == "https":
             try:
-                self._context = ssl.create_default_context(cafile=ca_file)
+                # The system CAs and the given one: a private mirror may redirect to a public CDN.
+                self._context = ssl.create_default_context()
+                if ca_file:
+                    self._context.load_verify_locations(cafile=ca_file)
             except (OSError, ssl.SSLError) as exc:
                 raise RegistryError("cannot load CA file %s: %s" % (ca_file, exc))
         self._conns = {}
-        self._auth = {}      # scope -> Authorization header value
-        self._basic = False  # the registry asked for Basic credentials
+        self._auth = {}      # (host[:port], scope or "*") -> Authorization header value
         self.stats = {"requests": 0, "bytes_down": 0, "bytes_up": 0}
 
     # -- plumbing --------------------------------------------------------------------------
@@ -173,16 +175,15 @@ class Registry:
                 raise RegistryError("%s %s: %s" % (method, url, exc))
         raise AssertionError("unreachable")
 
-    def _authorize(self, challenge, scope):
-        """Answer a WWW-Authenticate challenge; returns True when a retry makes sense."""
+    def _authorize(self, netloc, challenge, scope):
+        """Answer a WWW-Authenticate challenge of one host; returns True when a retry makes sense."""
         kind, dummy, params = (challenge or "").partition(" ")
         kind = kind.lower()
         if kind == "basic":
-            if self.username is None or self._basic:
+            if self.username is None:
                 return False
-            self._basic = True
             token = base64.b64encode(("%s:%s" % (self.username, self.password or "")).encode()).decode()
-            self._auth["*"] = "Basic " + token
+            self._auth[(netloc, "*")] = "Basic " + token
             return True
         if kind != "bearer":
             return False
@@ -210,35 +211,47 @@ class Registry:
             token = data.get("token") or data["access_token"]
         except (ValueError, KeyError, AttributeError):
             raise RegistryError("token service %s returned no token" % realm)
-        self._auth[scope] = "Bearer " + token
+        self._auth[(netloc, scope)] = "Bearer " + token
         return True
 
     def request(self, method, path, scope, headers=None, body=None, ok=(200,), stream=False,
                 url=None):
         """A registry API request with authentication; raises RegistryError unless the status is
-        in ``ok``. Returns (status, headers, body bytes or the open response when ``stream``)."""
+        in ``ok``. Returns (status, headers, body bytes or the open response when ``stream``).
+
+        GET and HEAD follow redirects (registry.k8s.io redirects every request to a backend,
+        registries send blobs to a CDN); credentials and tokens are kept per host, so a
+        redirect target never receives another host's."""
         url = url or self.origin + path
-        for attempt in (1, 2, 3):
+        challenged = set()
+        for dummy in range(10):
+            netloc = urllib.parse.urlsplit(url).netloc
             sent = dict(headers or {})
-            auth = self._auth.get(scope) or self._auth.get("*")
+            auth = self._auth.get((netloc, scope)) or self._auth.get((netloc, "*"))
             if auth:
                 sent["Authorization"] = auth
             status, resp_headers, response = self._raw(method, url, sent, body)
-            if status == 401 and attempt < 3:
+            if status == 401 and 401 not in ok:
                 response.read()
-                if self._authorize(resp_headers.get("WWW-Authenticate"), scope):
+                if netloc not in challenged and self._authorize(netloc, resp_headers.get("WWW-Authenticate"), scope):
+                    challenged.add(netloc)
                     continue
                 hint = "credentials refused" if self.username else "give a username and password"
                 raise RegistryError("%s %s: HTTP 401 authentication required (%s)" % (method, url, hint),
                                     status=401, code="UNAUTHORIZED")
+            if status in (301, 302, 303, 307, 308) and status not in ok and method in ("GET", "HEAD") \
+                    and resp_headers.get("Location"):
+                response.read()
+                url = urllib.parse.urljoin(url, resp_headers["Location"])
+                continue
             if status in ok:
                 if stream:
                     return status, resp_headers, response
                 data = response.read()
                 self.stats["bytes_down"] += len(data)
                 return status, resp_headers, data
-            raise _registry_error(method, url, status, response.read())
-        raise RegistryError("%s %s: authentication failed" % (method, url), status=401)
+            raise _registry_error(method, url.split("?", 1)[0], status, response.read())
+        raise RegistryError("%s %s: too many redirects or authentication rounds" % (method, url.split("?", 1)[0]))
 
     # -- reading ---------------------------------------------------------------------------
 
@@ -275,26 +288,9 @@ class Registry:
         return status == 200
 
     def fetch_blob(self, repository, digest, dest):
-        """Download a blob to ``dest`` (through a temporary file), verifying its digest.
-        Follows redirects (to a CDN) without sending the registry's credentials there."""
+        """Download a blob to ``dest`` (through a temporary file), verifying its digest."""
         path = "/v2/%s/blobs/%s" % (self.repo_path(repository), digest)
-        scope = self._scope(repository)
-        url = None
-        for dummy in range(5):
-            status, headers, response = self.request("GET", path, scope, ok=(200, 301, 302, 303, 307, 308),
-                                                     stream=True, url=url)
-            if status == 200:
-                break
-            response.read()
-            location = urllib.parse.urljoin(url or self.origin + path, headers.get("Location", ""))
-            if urllib.parse.urlsplit(location).netloc != urllib.parse.urlsplit(self.origin).netloc:
-                status, headers, response = self._raw("GET", location)
-                if status != 200:
-                    raise _registry_error("GET", location.split("?")[0], status, response.read())
-                break
-            url = location
-        else:
-            raise RegistryError("GET %s: too many redirects" % (self.origin + path))
+        dummy, dummy2, response = self.request("GET", path, self._scope(repository), stream=True)
         hasher = hashlib.sha256()
         directory = os.path.dirname(os.path.abspath(dest))
         os.makedirs(directory, exist_ok=True)

@@ -40,6 +40,7 @@ class FakeRegistry:
         self.fail = {}                      # (method, path regex) -> (status, body)
         self.corrupt_blobs = set()
         self.redirect_blobs = None          # base URL to redirect blob GETs to (a "CDN")
+        self.redirect_all = None            # (base URL, repository prefix): registry.k8s.io's redirector
         self.server = None
 
     # -- content helpers --
@@ -157,6 +158,10 @@ class FakeRegistry:
         for (method, pattern), (status, text) in self.fail.items():
             if method == req.command and re.search(pattern, path):
                 return self.error(req, status, "DENIED", text)
+        if self.redirect_all and path.startswith("/v2/"):
+            target, prefix = self.redirect_all
+            rest = path[len("/v2/"):]
+            return self.reply(req, 307, b"", {"Location": "%s/v2/%s/%s" % (target, prefix, rest)})
         if path == "/token":
             return self.token(req, query)
         if path.startswith("/cdn/"):

@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import urllib.parse
 
 import pytest
 
@@ -77,6 +78,23 @@ def test_blob_redirect_to_another_host_drops_credentials(tmp_path):
         client.fetch_blob("app", layer, str(tmp_path / "blob"))
         assert (tmp_path / "blob").read_bytes() == reg.blobs[layer]
         assert [m for m, p in cdn.log] == ["GET"]
+
+
+def test_a_redirecting_front_to_a_backend_with_tokens(tmp_path):
+    """registry.k8s.io answers every request with a redirect to a backend registry that asks for
+    (anonymous) bearer tokens; the token belongs to the backend only."""
+    with FakeRegistry(auth="bearer", anonymous_pull=True) as backend, FakeRegistry() as front:
+        index_digest, parts = image(backend, "k8s-artifacts-prod/images/pause", "3.10.2")
+        front.redirect_all = (backend.url, "k8s-artifacts-prod/images")
+        client = oci.Registry(front.base)
+        data, dummy, digest = client.get_manifest("pause", "3.10.2")
+        assert digest == index_digest
+        layer = parts["amd64"][1][1]
+        client.fetch_blob("pause", layer, str(tmp_path / "layer"))
+        assert (tmp_path / "layer").read_bytes() == backend.blobs[layer]
+        assert client.manifest_digest("pause", "3.10.2") == index_digest
+        assert len([p for m, p in backend.log if p.startswith("/token")]) == 1
+        assert all(netloc != urllib.parse.urlsplit(front.url).netloc for netloc, dummy2 in client._auth)
 
 
 def test_push_then_skip_existing(tmp_path):
