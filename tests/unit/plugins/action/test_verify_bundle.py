@@ -43,3 +43,15 @@ def test_preflight_names_what_the_bundle_lacks_and_touches_no_host(tmp_path, ans
         assert culprit in out, out
     recap = out[out.index("PLAY RECAP"):]
     assert "localhost" in recap and "cp1" not in recap and "w1" not in recap, recap
+
+
+def test_bundle_refuses_a_cni_the_collection_has_no_rows_for(tmp_path, ansible_env):
+    (tmp_path / "cluster.yml").write_text(CLUSTER)
+    command = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,", "airgap.kubernetes.bundle",
+               "-e", "cluster_file=%s" % (tmp_path / "cluster.yml")]
+    result = subprocess.run(command, env=ansible_env, cwd=str(tmp_path), stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True, check=False, timeout=300)
+    assert result.returncode == 2, result.stdout
+    assert "asks for the CNI plugin calico, and the collection has no rows for it with Kubernetes v1.37.2" \
+        in result.stdout
+    assert not (tmp_path / "bundle").exists()
