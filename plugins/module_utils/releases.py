@@ -101,13 +101,22 @@ SUPPORTED_RELEASES = {
             _image("registry", "docker.io", "library/registry", "3.0.0", when="registry_host"),
             _image("hello", "docker.io", "airgapkubernetes/hello", "v1.0.0", when="sample_app"),
         ],
-        # Pod network plugins for this release, keyed by cni.plugin. None is decided yet (Calico
-        # cannot be built for the lab; a NetworkPolicy-capable fallback is being chosen): a
-        # cluster asking for a CNI without a row here gets a bundle without a CNI, which the
-        # preflight refuses. A row looks like
-        #   "calico": {"version": "v3.x", "artifacts": [...], "images": [...], "manifests": [...]}
-        # with manifests as artifact rows (a pinned sha256 when upstream publishes no checksum).
-        "cni": {},
+        # Pod network plugins for this release, keyed by cni.plugin: their files, images and
+        # manifests (artifact rows; a pinned sha256 where upstream publishes no checksum file).
+        # A cluster asking for a CNI without a row here gets no bundle (or, with
+        # include_cni=false, a bundle without a CNI, which the preflight refuses).
+        # Calico cannot be built for the lab (lab/mirror/src/calico/README.md); kube-router is
+        # the lab's CNI, ready here for when cluster.yml offers it (cluster_config.CNI_PLUGINS).
+        # Its DaemonSet is the CNI role's template, as upstream's daemonset/*.yaml are examples
+        # to edit (cluster CIDR, API server address), so only its image is bundled.
+        "cni": {
+            "kube-router": {
+                "version": "v2.1.0",
+                "artifacts": [],
+                "manifests": [],
+                "images": [_image("kube-router", "docker.io", "cloudnativelabs/kube-router", "v2.1.0")],
+            },
+        },
     },
 }
 

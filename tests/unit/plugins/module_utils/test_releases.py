@@ -78,3 +78,11 @@ def test_a_cni_row_adds_its_files_and_images(monkeypatch):
     assert plan["cni"] == {"plugin": "calico", "version": "v9.9.9"} and plan["missing_cni"] is None
     assert plan["files"][-1]["sha256"] == "0" * 64 and plan["files"][-1]["checksum_url"] is None
     assert plan["images"][-1]["ref"] == "quay.io/calico/node:v9.9.9"
+
+
+def test_the_kube_router_row():
+    config = cluster()
+    config["cni"]["plugin"] = "kube-router"  # not a cluster.yml choice yet
+    plan = releases.cluster_plan(config)
+    assert plan["cni"] == {"plugin": "kube-router", "version": "v2.1.0"}
+    assert plan["images"][-1]["ref"] == "docker.io/cloudnativelabs/kube-router:v2.1.0"
