@@ -36,6 +36,13 @@ ARGUMENT_SPEC = {
 }
 
 
+def default_cache():
+    """The controller's download cache, shared by every cluster (blobs are content-addressed),
+    outside the bundle directory that is carried across the gap."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "airgap.kubernetes", "bundle")
+
+
 class ActionModule(ActionBase):
     """Download, verify and pack everything one cluster needs."""
 
@@ -70,7 +77,7 @@ class ActionModule(ActionBase):
                         msg="would build the bundle of %s in %s" % (source, dest))
         try:
             built = bundle.build(
-                plan, dest, cluster["name"], cluster["kubernetesVersion"], cache=args["cache"],
+                plan, dest, cluster["name"], cluster["kubernetesVersion"], cache=args["cache"] or default_cache(),
                 arch=args["arch"], pins=args["pins"], pins_from=args["pins_from"],
                 compression=args["compression"], force=args["force"], ca_file=args["ca_file"],
                 registry_auth=args["registry_auth"], refresh=args["refresh"], log=display.vvv)

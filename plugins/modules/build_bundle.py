@@ -32,7 +32,9 @@ options:
     description: Directory for the archive. Default is C(bundle.path) of the cluster file.
     type: path
   cache:
-    description: Download cache. Default is C(cache) inside O(dest).
+    description:
+      - Download cache, shared by every cluster. Default is C($XDG_CACHE_HOME/airgap.kubernetes/bundle)
+        (C(~/.cache/airgap.kubernetes/bundle)), outside O(dest), which is what is carried across the gap.
     type: path
   arch:
     description: CPU architecture of the hosts.
