@@ -54,8 +54,8 @@ def test_plan_follows_sources_and_conditions():
     refs = {i["ref"]: i["registry"] for i in plan["images"]}
     assert refs["registry.k8s.io/etcd:3.7.0-0"] == "http://127.0.0.1:15000/registry.k8s.io"
     assert refs["docker.io/airgapkubernetes/hello:v1.0.0"] == "http://127.0.0.1:15000/docker.io"
-    assert len(refs) == 10
-    assert plan["missing_cni"] == "calico" and plan["cni"] is None
+    assert len(refs) == 11
+    assert plan["missing_cni"] is None and plan["cni"] == {"plugin": "kube-router", "version": "v2.1.0"}
 
     lean = releases.cluster_plan(cluster(addons={"metricsServer": {"enabled": False}}))
     assert "registry.k8s.io/metrics-server/metrics-server:v0.8.0" not in {i["ref"] for i in lean["images"]}
@@ -74,7 +74,9 @@ def test_a_cni_row_adds_its_files_and_images(monkeypatch):
         "images": [{"name": "calico-node", "upstream": "quay.io", "repository": "calico/node",
                     "tag": "v9.9.9", "source": "quayIo", "digest": None}],
     })
-    plan = releases.cluster_plan(cluster())
+    config = cluster()
+    config["cni"]["plugin"] = "calico"
+    plan = releases.cluster_plan(config)
     assert plan["cni"] == {"plugin": "calico", "version": "v9.9.9"} and plan["missing_cni"] is None
     assert plan["files"][-1]["sha256"] == "0" * 64 and plan["files"][-1]["checksum_url"] is None
     assert plan["images"][-1]["ref"] == "quay.io/calico/node:v9.9.9"
@@ -82,7 +84,7 @@ def test_a_cni_row_adds_its_files_and_images(monkeypatch):
 
 def test_the_kube_router_row():
     config = cluster()
-    config["cni"]["plugin"] = "kube-router"  # not a cluster.yml choice yet
+    config["cni"]["plugin"] = "kube-router"
     plan = releases.cluster_plan(config)
     assert plan["cni"] == {"plugin": "kube-router", "version": "v2.1.0"}
     assert plan["images"][-1]["ref"] == "docker.io/cloudnativelabs/kube-router:v2.1.0"
