@@ -11,6 +11,13 @@ export AIRGAP_LAB_CACHE ?= /var/cache/airgap-lab
 LAB_STATE := $(AIRGAP_LAB_CACHE)/state
 # The lab's cluster file, written by the collection's own generator from the hosts the lab made.
 LAB_CLUSTER := $(LAB_STATE)/lab.cluster.yml
+# The lab mirror stands in for upstream: the cluster file's sources point at it.
+LAB_HTTP := http://127.0.0.1:$(or $(AIRGAP_LAB_HTTP_PORT),18080)
+LAB_REGISTRY := http://127.0.0.1:$(or $(AIRGAP_LAB_REGISTRY_PORT),15000)
+LAB_SETTINGS := {"cluster_settings": {"addons": {"sampleApp": {"enabled": true}}, "sources": { \
+  "kubernetesReleases": "$(LAB_HTTP)/dl.k8s.io", "githubReleases": "$(LAB_HTTP)/github.com", \
+  "registryK8sIo": "$(LAB_REGISTRY)/registry.k8s.io", "dockerHub": "$(LAB_REGISTRY)/docker.io", \
+  "quayIo": "$(LAB_REGISTRY)/quay.io"}}}
 
 .PHONY: help deps venv lab lab-up lab-mirror lab-hosts lab-down test lint sanity units lab-test
 
@@ -39,7 +46,7 @@ lab-hosts: deps venv
 	$(PY) lab/hosts/labhosts.py up
 	ANSIBLE_COLLECTIONS_PATH=$$($(PY) tests/collection.py) ansible-playbook -i localhost, \
 	  playbooks/generate_cluster_config.yml -e cluster=lab -e nodes_file=$(LAB_STATE)/hosts.json \
-	  -e fail_cgroup_v1=false -e dest=$(LAB_CLUSTER) -e force=true \
+	  -e fail_cgroup_v1=false -e dest=$(LAB_CLUSTER) -e force=true -e '$(LAB_SETTINGS)' \
 	  -e "ssh_common_args='-o UserKnownHostsFile=$(LAB_STATE)/ssh/known_hosts -o StrictHostKeyChecking=yes'"
 
 lab-up: lab-mirror lab-hosts
@@ -64,4 +71,4 @@ units: venv
 	$(PY) -m pytest -q tests/unit
 
 lab-test: lab-up
-	$(PY) -m pytest -q lab/tests
+	$(PY) -m pytest -q lab/tests tests/lab
