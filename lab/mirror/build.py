@@ -91,42 +91,67 @@ def built(component: str, build) -> Path:
 
 
 def info_of(component: str) -> dict:
+    """The module proxy's record of a component's module (kept: a warm run asks Go nothing)."""
     row = VERSIONS[component]
-    return gobuild.module_info(row["module"], row["version"])
+    cached = STAMPS / "modules" / f"{row['module'].replace('/', '_')}@{row['version']}.json"
+    if cached.exists():
+        info = json.loads(cached.read_text())
+        if Path(info["Dir"]).is_dir():
+            return info
+    info = gobuild.module_info(row["module"], row["version"])
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    cached.write_text(json.dumps(info))
+    return info
 
 
 # --- publishing files the way upstream does -------------------------------------------------
 
-def publish(rel: str, source: Path | bytes) -> Path:
-    """Put a file at files/<rel> (atomically) unless the same bytes are already there."""
+def publish(rel: str, source, key: str | None = None) -> Path:
+    """Put a file at files/<rel> (atomically) unless it is already there.
+
+    `source` is a Path, bytes, or a function returning bytes (for archives: it only runs when
+    the file must be made). With `key` (what the file is made from), a warm run trusts the stamp
+    and neither rebuilds nor rehashes the file; without it, bytes are compared.
+    """
     dest = FILES / rel
-    data = source if isinstance(source, bytes) else None
-    if dest.exists():
-        same = dest.read_bytes() == data if data is not None else sha256(dest) == sha256(source)
-        if same:
-            index["files"][rel] = sha256(dest)
+    if isinstance(source, Path) and key is None:
+        st = source.stat()
+        key = f"{source}:{st.st_size}:{st.st_mtime_ns}"
+    stamp = STAMPS / "files" / (rel.replace("/", "_") + ".json")
+    if key is not None and dest.exists() and stamp.exists():
+        recorded = json.loads(stamp.read_text())
+        if recorded["key"] == key and recorded["size"] == dest.stat().st_size:
+            index["files"][rel] = recorded["sha256"]
             return dest
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    tmp = dest.with_name(dest.name + ".tmp")
-    if data is not None:
-        tmp.write_bytes(data)
+    data = source() if callable(source) else source
+    if isinstance(data, bytes) and dest.exists() and dest.read_bytes() == data:
+        pass
     else:
-        shutil.copyfile(source, tmp)
-    tmp.chmod(0o644)
-    tmp.replace(dest)
-    index["files"][rel] = sha256(dest)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(dest.name + ".tmp")
+        if isinstance(data, bytes):
+            tmp.write_bytes(data)
+        else:
+            shutil.copyfile(data, tmp)
+        tmp.chmod(0o644)
+        tmp.replace(dest)
+    digest = sha256(dest)
+    if key is not None:
+        stamp.parent.mkdir(parents=True, exist_ok=True)
+        stamp.write_text(json.dumps({"key": key, "sha256": digest, "size": dest.stat().st_size}))
+    index["files"][rel] = digest
     return dest
 
 
 def sha_only(rel: str) -> None:
     """dl.k8s.io style: <file>.sha256 holding the bare hex digest."""
-    publish(rel + ".sha256", sha256(FILES / rel).encode())
+    publish(rel + ".sha256", index["files"][rel].encode())
 
 
 def sha_line(rel: str, checksum_rel: str | None = None) -> None:
     """sha256sum style: '<hex>  <name>' lines, in <file>.sha256sum or a shared checksum file."""
     name = Path(rel).name
-    publish(checksum_rel or rel + ".sha256sum", f"{sha256(FILES / rel)}  {name}\n".encode())
+    publish(checksum_rel or rel + ".sha256sum", f"{index['files'][rel]}  {name}\n".encode())
 
 
 def tarball(members: list[tuple[str, Path]], dirs: list[str] = ()) -> bytes:
@@ -159,19 +184,21 @@ def image(ref: str, layers: list[Layer | Path], *, base: str = "", **config) -> 
     """Push `ref` (upstream name, e.g. registry.k8s.io/pause:3.10.2) unless the mirror registry
     already holds what these inputs produced."""
     repo, tag = ref.rsplit(":", 1)
-    layer_files = []
+    layer_files, layer_keys, pending = [], [], []
     for i, layer in enumerate(layers):
         if isinstance(layer, Layer):
             path = WORK / "layers" / f"{repo.replace('/', '_')}-{tag}-{i}.tar"
-            path.parent.mkdir(parents=True, exist_ok=True)
-            layer_files.append(str(layer.write(path)))
+            layer_keys.append(layer.key())
+            pending.append((layer, path))
         else:
-            layer_files.append(str(layer))
+            st = layer.stat()
+            layer_keys.append(f"{layer}:{st.st_size}:{st.st_mtime_ns}")
+            path = layer
+        layer_files.append(str(path))
     spec = {"ref": f"{serve.REGISTRY}/{ref}", "base": f"{serve.REGISTRY}/{base}" if base else "",
             "arch": ARCH, "layers": layer_files, **config}
     key = hashlib.sha256(json.dumps(
-        [spec, [sha256(Path(p)) for p in layer_files],
-         index["images"].get(base, "")], sort_keys=True).encode()).hexdigest()
+        [spec, layer_keys, index["images"].get(base, "")], sort_keys=True).encode()).hexdigest()
     stamp = STAMPS / "images" / f"{repo.replace('/', '_')}-{tag}.json"
     held = images.registry_digest(serve.REGISTRY, repo, tag)
     if stamp.exists():
@@ -179,6 +206,9 @@ def image(ref: str, layers: list[Layer | Path], *, base: str = "", **config) -> 
         if recorded["key"] == key and recorded["digest"] == held:
             index["images"][ref] = held
             return held
+    for layer, path in pending:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        layer.write(path)
     digest = images.push(tools()["imgbuild"], spec, WORK / "specs")
     stamp.parent.mkdir(parents=True, exist_ok=True)
     stamp.write_text(json.dumps({"key": key, "digest": digest}))
@@ -221,7 +251,7 @@ def component_registry() -> None:
                  f"-X {row['module']}/version.revision={gobuild.upstream_commit(info_of('registry'))}"]))
     name = f"registry_{v.lstrip('v')}_linux_{ARCH}.tar.gz"
     rel = github("distribution/distribution", v, name)
-    publish(rel, tarball([("registry", out / "registry")]))
+    publish(rel, lambda: tarball([("registry", out / "registry")]), key=str(out))
     sha_line(rel, rel + ".sha256")
     serve.REGISTRY_BIN.parent.mkdir(parents=True, exist_ok=True)
     if not serve.REGISTRY_BIN.exists() or sha256(serve.REGISTRY_BIN) != sha256(out / "registry"):
@@ -324,7 +354,8 @@ def component_etcd() -> None:
     names = {n: out / n for n in ("etcd", "etcdctl", "etcdutl")}
     dirname = f"etcd-{v}-linux-{ARCH}"
     rel = github("etcd-io/etcd", v, f"{dirname}.tar.gz")
-    publish(rel, tarball([(f"{dirname}/{n}", p) for n, p in names.items()], dirs=[dirname]))
+    publish(rel, lambda: tarball([(f"{dirname}/{n}", p) for n, p in names.items()], dirs=[dirname]),
+            key=str(out))
     sha_line(rel, github("etcd-io/etcd", v, "SHA256SUMS"))
     binary_image(f"registry.k8s.io/etcd:{row['image_tag']}",
                  {f"usr/local/bin/{n}": p for n, p in names.items()}, cmd=["/usr/local/bin/etcd"])
@@ -344,7 +375,7 @@ def component_coredns() -> None:
                                [f"-X github.com/coredns/coredns/coremain.GitCommit={commit[:7]}"])
     name = f"coredns_{v.lstrip('v')}_linux_{ARCH}.tgz"
     rel = github("coredns/coredns", v, name)
-    publish(rel, tarball([("coredns", coredns)]))
+    publish(rel, lambda: tarball([("coredns", coredns)]), key=str(coredns))
     sha_line(rel, rel + ".sha256")
     binary_image(f"registry.k8s.io/coredns/coredns:{v}", {"coredns": coredns},
                  entrypoint=["/coredns"])
@@ -400,7 +431,7 @@ def component_containerd() -> None:
                  f"-X {m}/version.Package={m.removesuffix('/v2')}"]))
     name = f"containerd-{v.lstrip('v')}-linux-{ARCH}.tar.gz"
     rel = github("containerd/containerd", v, name)
-    publish(rel, tarball([(f"bin/{b}", out / b) for b in bins], dirs=["bin"]))
+    publish(rel, lambda: tarball([(f"bin/{b}", out / b) for b in bins], dirs=["bin"]), key=str(out))
     sha_line(rel)
 
 
@@ -433,7 +464,7 @@ def component_cni_plugins() -> None:
     plugins = sorted(p for p in out.iterdir() if p.is_file() and not p.name.startswith("."))
     name = f"cni-plugins-linux-{ARCH}-{v}.tgz"
     rel = github("containernetworking/plugins", v, name)
-    publish(rel, tarball([(f"./{p.name}", p) for p in plugins], dirs=["./"]))
+    publish(rel, lambda: tarball([(f"./{p.name}", p) for p in plugins], dirs=["./"]), key=str(out))
     sha_line(rel, rel + ".sha256")
 
 
@@ -444,7 +475,7 @@ def component_crictl() -> None:
                               [f"-X sigs.k8s.io/cri-tools/pkg/version.Version={v}"])
     name = f"crictl-{v}-linux-{ARCH}.tar.gz"
     rel = github("kubernetes-sigs/cri-tools", v, name)
-    publish(rel, tarball([("crictl", crictl)]))
+    publish(rel, lambda: tarball([("crictl", crictl)]), key=str(crictl))
     sha_only(rel)
 
 

@@ -23,14 +23,15 @@ class Layer:
     """A layer tar assembled from host files and generated text, written deterministically."""
 
     def __init__(self) -> None:
-        self.entries: list[tuple[str, bytes | None, int, str | None]] = []  # path, data, mode, link
+        # path, data (bytes, or a Path read when the tar is written), mode, link target
+        self.entries: list[tuple[str, bytes | Path | None, int, str | None]] = []
 
     def dir(self, path: str, mode: int = 0o755) -> "Layer":
         self.entries.append((path.strip("/"), None, mode, None))
         return self
 
     def file(self, path: str, source: Path, mode: int = 0o755) -> "Layer":
-        self.entries.append((path.strip("/"), Path(source).read_bytes(), mode, None))
+        self.entries.append((path.strip("/"), Path(source), mode, None))
         return self
 
     def text(self, path: str, content: str, mode: int = 0o644) -> "Layer":
@@ -40,6 +41,16 @@ class Layer:
     def symlink(self, path: str, target: str) -> "Layer":
         self.entries.append((path.strip("/"), None, 0o777, target))
         return self
+
+    def key(self) -> str:
+        """What the layer is made of, cheaply: host files by path, size and mtime, not content."""
+        h = hashlib.sha256()
+        for path, data, mode, link in sorted(self.entries, key=lambda e: e[0]):
+            if isinstance(data, Path):
+                st = data.stat()
+                data = f"{data}:{st.st_size}:{st.st_mtime_ns}".encode()
+            h.update(repr((path, data, mode, link)).encode())
+        return h.hexdigest()
 
     def write(self, out: Path) -> Path:
         """Write the tar with every parent directory present, sorted, root-owned."""
@@ -64,8 +75,9 @@ class Layer:
                     info.type = tarfile.DIRTYPE
                     tar.addfile(info)
                 else:
-                    info.size = len(data)
-                    tar.addfile(info, io.BytesIO(data))
+                    content = data.read_bytes() if isinstance(data, Path) else data
+                    info.size = len(content)
+                    tar.addfile(info, io.BytesIO(content))
         tmp.replace(out)
         return out
 
