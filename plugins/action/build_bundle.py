@@ -8,11 +8,10 @@ from __future__ import annotations
 
 import os
 
-from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 from ansible_collections.airgap.kubernetes.plugins.module_utils import bundle
-from ansible_collections.airgap.kubernetes.plugins.module_utils.cluster_config import check, resolve
+from ansible_collections.airgap.kubernetes.plugins.plugin_utils.cluster_file import load_cluster
 from ansible_collections.airgap.kubernetes.plugins.module_utils.releases import (
     ARCHITECTURES,
     cluster_plan,
@@ -54,16 +53,9 @@ class ActionModule(ActionBase):
         del tmp
         dummy, args = self.validate_argument_spec(argument_spec=ARGUMENT_SPEC)
         source = os.path.abspath(args["path"])
-        try:
-            raw = self._loader.load_from_file(source, cache="none")
-        except AnsibleError as exc:
-            return dict(result, failed=True, msg="cannot read cluster file %s: %s" % (source, exc))
-        base_dir = os.path.dirname(source)
-        config, problems = check(raw, base_dir=base_dir, check_files=False)
-        if problems:
-            return dict(result, failed=True, problems=problems, msg="%d problem(s) in %s:\n%s" % (
-                len(problems), source, "\n".join("  - " + p for p in problems)))
-        cluster = resolve(config, base_dir=base_dir)
+        cluster, failure = load_cluster(self._loader, source)
+        if failure:
+            return dict(result, failed=True, **failure)
         plan = cluster_plan(cluster, arch=args["arch"], include_cni=args["include_cni"])
         if plan["missing_cni"]:
             return dict(result, failed=True, msg=(

@@ -10,6 +10,7 @@ import os
 from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
 from ansible_collections.airgap.kubernetes.plugins.module_utils.cluster_config import check, resolve
+from ansible_collections.airgap.kubernetes.plugins.plugin_utils.cluster_file import problems_message
 
 ARGUMENT_SPEC = {
     "path": {"type": "path"},
@@ -47,8 +48,7 @@ class ActionModule(ActionBase):
         config, problems = check(raw, base_dir=base_dir, check_files=args["check_files"])
         result.update(changed=False, problems=problems)
         if problems:
-            result.update(failed=True, msg="%d problem(s) in %s:\n%s" % (
-                len(problems), source, "\n".join("  - " + p for p in problems)))
+            result.update(failed=True, msg=problems_message(source, problems))
             return result
         result.update(cluster=resolve(config, base_dir=base_dir),
                       msg="%s is a valid cluster file" % source)
