@@ -73,9 +73,9 @@ def msg_of(output):
 
 @pytest.fixture(name="bundle", scope="module")
 def fixture_bundle(cluster_file):
-    first = playbook("bundle", "-e", "cluster_file=%s" % cluster_file, "-e", "bundle_include_cni=false")
+    first = playbook("bundle", "-e", "cluster_file=%s" % cluster_file)
     assert first.returncode == 0, first.stdout
-    second = playbook("bundle", "-e", "cluster_file=%s" % cluster_file, "-e", "bundle_include_cni=false")
+    second = playbook("bundle", "-e", "cluster_file=%s" % cluster_file)
     assert second.returncode == 0, second.stdout
     archive = os.path.join(os.path.dirname(cluster_file), "bundle", "lab-bundle-v1.37.2-amd64.tar")
     with open(archive + ".bom.json", encoding="utf-8") as handle:
@@ -90,7 +90,7 @@ def test_bundle_builds_from_the_mirror_and_a_warm_rebuild_downloads_nothing(bund
     refs = {i["ref"] for i in bundle["bom"]["images"]}
     assert {"registry.k8s.io/kube-apiserver:v1.37.2", "registry.k8s.io/etcd:3.7.0-0",
             "registry.k8s.io/metrics-server/metrics-server:v0.8.0", "docker.io/airgapkubernetes/hello:v1.0.0",
-            "docker.io/library/registry:3.0.0"} <= refs
+            "docker.io/library/registry:3.0.0", "docker.io/cloudnativelabs/kube-router:v2.1.0"} <= refs
     with open(os.path.join(LAB, "mirror", "index.json"), encoding="utf-8") as handle:
         index = json.load(handle)
     for image in bundle["bom"]["images"]:
@@ -101,9 +101,14 @@ def test_bundle_builds_from_the_mirror_and_a_warm_rebuild_downloads_nothing(bund
 
 
 def test_preflight_refuses_a_bundle_without_the_clusters_cni(bundle, cluster_file):
-    result = playbook("preflight", "-e", "cluster_file=%s" % cluster_file)
+    # The same cluster asking for another CNI, next to the same bundle directory.
+    other = cluster_file.with_name("calico.cluster.yml")
+    config = yaml.safe_load(cluster_file.read_text())
+    config["cni"] = {"plugin": "calico"}
+    other.write_text(yaml.safe_dump(config, sort_keys=False))
+    result = playbook("preflight", "-e", "cluster_file=%s" % other)
     assert result.returncode == 2
-    assert "the cluster asks for the CNI plugin calico, the bundle carries no CNI" in result.stdout
+    assert "the cluster asks for the CNI plugin calico, the bundle carries kube-router" in result.stdout
     assert "lab-1" not in result.stdout[result.stdout.index("PLAY RECAP"):]
 
 
