@@ -467,6 +467,14 @@ def _write(path, text):
 
 
 # ---------------------------------------------------------------------------------------------
+def pid_alive(pid):
+    try:
+        os.kill(int(pid), 0)
+    except (OSError, TypeError, ValueError):
+        return False
+    return int(pid) > 0
+
+
 # commands
 
 def cmd_up(_args):
@@ -493,6 +501,11 @@ def cmd_up(_args):
             stale.append(c)
         elif c.get("State") != "running":
             say(f"host {name}: {c.get('State')}, re-imaging")
+            stale.append(c)
+        elif not pid_alive(c.get("Pid")):
+            # podman still says running when the machine's processes were all ended (the end
+            # of a session, a reboot): the host's init is gone, so it is as good as stopped.
+            say(f"host {name}: podman says running but its init (pid {c.get('Pid')}) is gone, re-imaging")
             stale.append(c)
         else:
             keep.add(name)
