@@ -362,7 +362,7 @@ def component_etcd() -> None:
 
 
 def component_simple(component: str, package: str, binary: str, ldflags: list[str]) -> Path:
-    row = VERSIONS[component]
+    """One binary from one package of the component's module."""
     return built(component, lambda out, row: gobuild.build(
         f"{component}-{row['version']}", {row["module"]: row["version"]}, [package], out,
         ldflags=ldflags)) / binary
