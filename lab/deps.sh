@@ -16,6 +16,7 @@ PACKAGES=(
   make
   pigz
   curl
+  openssl           # the unit tests make a TLS certificate for a loopback registry
 )
 
 missing=()
