@@ -67,7 +67,7 @@ lint: venv
 sanity: venv
 	tests/sanity.sh
 
-units: venv
+units: deps venv
 	$(PY) -m pytest -q tests/unit
 
 lab-test: lab-up
