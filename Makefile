@@ -16,6 +16,7 @@ LAB_HTTP := http://127.0.0.1:$(or $(AIRGAP_LAB_HTTP_PORT),18080)
 LAB_REGISTRY := http://127.0.0.1:$(or $(AIRGAP_LAB_REGISTRY_PORT),15000)
 LAB_SETTINGS := {"cluster_settings": {"addons": {"sampleApp": {"enabled": true}}, "sources": { \
   "kubernetesReleases": "$(LAB_HTTP)/dl.k8s.io", "githubReleases": "$(LAB_HTTP)/github.com", \
+  "debianArchive": "$(LAB_HTTP)/deb.debian.org/debian", \
   "registryK8sIo": "$(LAB_REGISTRY)/registry.k8s.io", "dockerHub": "$(LAB_REGISTRY)/docker.io", \
   "quayIo": "$(LAB_REGISTRY)/quay.io"}}}
 
