@@ -1,0 +1,271 @@
+# -*- coding: utf-8 -*-
+# Copyright (c) airgap.kubernetes contributors
+# GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
+"""Reading a Debian archive: its Release file, its Packages index, and the dependency closure of
+a list of package names.
+
+The bundle (bundle.py) fetches and verifies the files; this module only parses and resolves, so
+that the lab's mirror builder computes the same closure by importing it. It has no imports from
+Ansible or from the collection: the lab loads it by path.
+
+The closure follows Depends and Pre-Depends (not Recommends or Suggests). Version constraints
+are not solved: the archive's version of each package is taken (the highest, when a suite lists
+a name twice). An alternative ``a | b`` is satisfied by the base system when one of its members
+is part of it, and otherwise takes the first member the archive has, as a real package or
+through another package's Provides. The base system is what every Debian host has: the packages
+marked ``Essential: yes`` or ``Priority: required`` and their own dependencies (libc6 is
+``Priority: optional`` but every essential package needs it), which is what debootstrap's
+minbase variant installs. It is left out of the closure; the requested names themselves are
+always in it. ``avoid`` names packages an alternative takes only when nothing else satisfies it,
+for the choices debootstrap makes by hand (bookworm hosts have usr-is-merged, not usrmerge).
+
+Standard library only.
+"""
+
+from __future__ import annotations
+
+import gzip
+import lzma
+import re
+
+# Bump when the closure rules change, so cached closures (bundle.py) are computed again.
+REVISION = 1
+_DEP_NAME = re.compile(r"^([a-z0-9][a-z0-9+.-]*)(?::[a-z0-9-]+)?$")
+_PRIORITY = {"required": 0, "important": 1, "standard": 2, "optional": 3, "extra": 4}
+
+
+class ArchiveError(Exception):
+    """An index that cannot be read or a dependency the archive cannot satisfy."""
+
+
+# -- Release ---------------------------------------------------------------------------------
+
+def parse_release(text):
+    """The fields of a Release file: ``{field: value}``, and under ``"SHA256"`` a mapping
+    ``{path: (sha256, size)}`` (the other checksum fields are left out)."""
+    fields, files, current = {}, {}, None
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        if line[0] in " \t":
+            if current == "SHA256":
+                parts = line.split()
+                if len(parts) == 3:
+                    files[parts[2]] = (parts[0].lower(), int(parts[1]))
+            continue
+        key, sep, value = line.partition(":")
+        if not sep:
+            raise ArchiveError("not a Release field: %r" % line[:80])
+        current = key.strip()
+        if current != "SHA256":
+            fields[current] = value.strip()
+    fields["SHA256"] = files
+    return fields
+
+
+def index_path(release, component, arch):
+    """The Packages index to fetch for one component and architecture, as named in a parsed
+    Release: ``(path, sha256, size)``; the .xz index where there is one, otherwise .gz."""
+    for suffix in (".xz", ".gz"):
+        path = "%s/binary-%s/Packages%s" % (component, arch, suffix)
+        if path in release["SHA256"]:
+            return (path,) + release["SHA256"][path]
+    raise ArchiveError("has no SHA256 for %s/binary-%s/Packages.xz or Packages.gz" % (component, arch))
+
+
+# -- Packages --------------------------------------------------------------------------------
+
+def decompress(data, path):
+    """The text of a Packages index, from its .xz, .gz or plain bytes (chosen by ``path``)."""
+    try:
+        if path.endswith(".xz"):
+            data = lzma.decompress(data)
+        elif path.endswith(".gz"):
+            data = gzip.decompress(data)
+    except (lzma.LZMAError, OSError, EOFError) as exc:
+        raise ArchiveError("cannot decompress %s: %s" % (path, exc))
+    return data.decode("utf-8", errors="replace")
+
+
+def parse_packages(text):
+    """The stanzas of a Packages index, each a ``{field: value}`` dict (continuation lines kept
+    in the value, joined by newlines)."""
+    stanzas = []
+    for block in text.split("\n\n"):
+        stanza, key = {}, None
+        for line in block.split("\n"):
+            if not line:
+                continue
+            if line[0] in " \t":
+                if key is not None:
+                    stanza[key] += "\n" + line.strip()
+                continue
+            key, dummy, value = line.partition(":")
+            stanza[key] = value.strip()
+        if stanza:
+            if "Package" not in stanza:
+                raise ArchiveError("a Packages stanza without a Package field: %r" % block[:120])
+            stanzas.append(stanza)
+    return stanzas
+
+
+def parse_relation(value):
+    """A Depends-style field as a list of alternative groups, each a list of package names
+    (version constraints and architecture qualifiers dropped)."""
+    groups = []
+    for group in (value or "").split(","):
+        names = []
+        for alternative in group.split("|"):
+            name = alternative.split("(", 1)[0].split("[", 1)[0].split("<", 1)[0].strip()
+            if not name:
+                continue
+            match = _DEP_NAME.match(name)
+            if not match:
+                raise ArchiveError("cannot read the relation %r" % alternative.strip())
+            names.append(match.group(1))
+        if names:
+            groups.append(names)
+    return groups
+
+
+# -- versions (Debian Policy 5.6.12: epoch, upstream version, revision) ----------------------
+
+def _char_order(char):
+    if char == "~":
+        return -1
+    if char.isalpha():
+        return ord(char)
+    return ord(char) + 256
+
+
+def _compare_fragment(left, right):
+    """Compare an upstream version or a revision: alternating non-digit runs (compared char
+    by char, '~' before anything, letters before other characters) and digit runs (compared
+    as numbers)."""
+    i = j = 0
+    while i < len(left) or j < len(right):
+        while (i < len(left) and not left[i].isdigit()) or (j < len(right) and not right[j].isdigit()):
+            a = _char_order(left[i]) if i < len(left) and not left[i].isdigit() else 0
+            b = _char_order(right[j]) if j < len(right) and not right[j].isdigit() else 0
+            if a != b:
+                return -1 if a < b else 1
+            i += 1
+            j += 1
+        start_i, start_j = i, j
+        while i < len(left) and left[i].isdigit():
+            i += 1
+        while j < len(right) and right[j].isdigit():
+            j += 1
+        a = int(left[start_i:i] or 0)
+        b = int(right[start_j:j] or 0)
+        if a != b:
+            return -1 if a < b else 1
+    return 0
+
+
+def _split_version(version):
+    epoch, sep, rest = version.partition(":")
+    if not sep:
+        epoch, rest = "0", version
+    upstream, sep, revision = rest.rpartition("-")
+    if not sep:
+        upstream, revision = rest, ""
+    return int(epoch or 0), upstream, revision
+
+
+def compare_versions(left, right):
+    """-1, 0 or 1 as Debian version ``left`` sorts before, equal to or after ``right``."""
+    a, b = _split_version(left), _split_version(right)
+    if a[0] != b[0]:
+        return -1 if a[0] < b[0] else 1
+    return _compare_fragment(a[1], b[1]) or _compare_fragment(a[2], b[2])
+
+
+# -- the closure -----------------------------------------------------------------------------
+
+class Archive:
+    """One suite, component and architecture of an archive, from its Packages index."""
+
+    def __init__(self, stanzas, avoid=()):
+        self.avoid = set(avoid)
+        self.packages = {}
+        for stanza in stanzas:
+            name = stanza["Package"]
+            have = self.packages.get(name)
+            if have is None or compare_versions(stanza.get("Version", "0"), have.get("Version", "0")) > 0:
+                self.packages[name] = stanza
+        self.providers = {}
+        for name, stanza in sorted(self.packages.items()):
+            for group in parse_relation(stanza.get("Provides")):
+                for virtual in group:
+                    self.providers.setdefault(virtual, []).append(name)
+        self._base = None
+
+    @classmethod
+    def from_index(cls, data, path, avoid=()):
+        """An Archive from the bytes of a Packages index (.xz, .gz or plain, by ``path``)."""
+        return cls(parse_packages(decompress(data, path)), avoid)
+
+    def _candidates(self, name):
+        """Real packages that satisfy ``name``: itself, else its providers (base system first,
+        then by priority and name)."""
+        if name in self.packages:
+            return [name]
+        base = self._base or set()
+
+        def rank(provider):
+            return (provider not in base, _PRIORITY.get(self.packages[provider].get("Priority"), 9), provider)
+        return sorted(self.providers.get(name, []), key=rank)
+
+    def _walk(self, roots, base, root_label, strict=True):
+        """Names reachable from ``roots`` through Depends and Pre-Depends, not entering ``base``.
+        Not ``strict``: a dependency the index cannot satisfy is skipped."""
+        # parents: who first needed a package, to name the chain in an error; roots have none.
+        chosen, parents, queue = set(), dict((r, None) for r in roots), list(roots)
+        while queue:
+            name = queue.pop()
+            if name in chosen:
+                continue
+            chosen.add(name)
+            stanza = self.packages[name]
+            for field in ("Pre-Depends", "Depends"):
+                for group in parse_relation(stanza.get(field)):
+                    options = [c for member in group for c in self._candidates(member)]
+                    # A package the OS row says hosts do not have, when the group offers another.
+                    options = [c for c in options if c not in self.avoid] or options
+                    if any(c in base for c in options):
+                        continue
+                    if not options and not strict:
+                        continue
+                    if not options:
+                        chain, step = [], parents[name]
+                        while step is not None:
+                            chain.insert(0, step)
+                            step = parents[step]
+                        raise ArchiveError("%s %s (%s) %s %s: in no package of the archive" % (
+                            name, stanza.get("Version"), "needed by " + " -> ".join(chain) if chain else root_label,
+                            field, " | ".join(group)))
+                    parents.setdefault(options[0], name)
+                    queue.append(options[0])
+        return chosen
+
+    def base(self):
+        """The base system: Essential and Priority: required packages and their dependencies."""
+        if self._base is None:
+            roots = [n for n, s in self.packages.items()
+                     if s.get("Essential") == "yes" or s.get("Priority") == "required"]
+            self._base = set()
+            # Not strict: the base is what hosts have, however the index describes it (an
+            # excerpt, or a package that needs one outside this component).
+            self._base = self._walk(roots, set(), "in the base system", strict=False)
+        return self._base
+
+    def closure(self, names):
+        """The stanzas of ``names`` and of everything they need beyond the base system, sorted
+        by name. Raises ArchiveError naming a requested package the archive lacks."""
+        missing = [n for n in names if n not in self.packages]
+        if missing:
+            raise ArchiveError("no package %s in the archive" % ", ".join(sorted(missing)))
+        base = self.base() - set(names)
+        chosen = self._walk(sorted(names), base, "requested")
+        return [self.packages[n] for n in sorted(chosen)]
