@@ -30,6 +30,7 @@ from ansible.module_utils.common.parameters import remove_values
 from ansible.module_utils.errors import RequiredError
 from ansible_collections.airgap.kubernetes.plugins.module_utils.releases import (
     DEFAULT_KUBERNETES_VERSION,
+    OS_RELEASES,
     supported_versions,
 )
 
@@ -305,6 +306,12 @@ SCHEMA = {
                 "type": "path", "default": "bundle",
                 "description": "Directory on the controller, relative to cluster.yml or absolute, "
                                "that holds the bundle archive and its manifest.",
+            },
+            "osReleases": {
+                "type": "list", "elements": "str", "default": list(OS_RELEASES), "choices": list(OS_RELEASES),
+                "description": "OS releases of the hosts, as <distribution>-<major version>; the "
+                               "bundle carries the OS packages (.deb) each one lacks for Kubernetes, "
+                               "with their dependencies. Default: every supported release.",
             },
         },
     },

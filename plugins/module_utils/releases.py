@@ -27,6 +27,11 @@ it on, which is also the first path element of its name in the offline registry)
 The CNI plugins are rows of ``cni``, keyed by the ``cni.plugin`` value, each with its own
 ``version``, ``artifacts``, ``images`` and ``manifests`` rows. Adding a CNI is adding a row.
 
+The OS packages (.deb) a host needs beyond a minimal install are rows of ``OS_RELEASES``, keyed
+by the id the node role computes on a host (``ansible_distribution | lower ~ '-' ~
+ansible_distribution_major_version``): the suite, the ``sources`` key of the archive, and the
+package names. The bundle adds their dependency closure (debian_archive.py).
+
 Standard library only: modules that run on air-gapped hosts import it too.
 """
 
@@ -122,6 +127,55 @@ SUPPORTED_RELEASES = {
 
 DEFAULT_KUBERNETES_VERSION = list(SUPPORTED_RELEASES)[-1]
 
+# What kubelet, kubeadm, kube-proxy (iptables mode) and kube-router (iptables and ipset) need on
+# a Debian host that a minimal install (debootstrap minbase, a cloud or container image) lacks.
+# Upstream's kubelet package (pkgs.k8s.io) depends on iptables, iproute2, mount, util-linux,
+# ethtool, ebtables, socat and conntrack; the collection installs the kubelet binary instead of
+# that package, so it brings those itself. mount and util-linux (mount, losetup and nsenter:
+# kubeadm's mandatory preflight checks and the kubelet's volume code) are Priority required,
+# on every Debian host, so they are not listed.
+DEBIAN_NODE_PACKAGES = [
+    # conntrack: upstream's kubelet package depends on it; kubeadm's preflight required it
+    # before v1.32, and it is how an operator inspects or flushes the connection tracking
+    # table that kube-proxy's Service NAT lives in.
+    "conntrack",
+    # socat: upstream's kubelet package depends on it, for runtimes that forward ports
+    # (kubectl port-forward) through it; containerd forwards in Go, so nothing here calls it:
+    # kept so a node has what upstream's package gives it.
+    "socat",
+    # ethtool: upstream's kubelet package depends on it; reading and turning off NIC offloads
+    # (checksum offload on VXLAN and bridge devices) is how some pod-network faults are fixed.
+    "ethtool",
+    # ebtables: upstream's kubelet package depends on it (kubenet's bridge rules used it);
+    # nothing here calls it either, kept for the same reason as socat.
+    "ebtables",
+    # ipset: kube-router's NetworkPolicy rules match on ipsets; the host's ipset shows and
+    # removes the sets it leaves behind (kube-router --cleanup-config on reset).
+    "ipset",
+    # iptables: the kubelet creates KUBE-IPTABLES-HINT, KUBE-KUBELET-CANARY and KUBE-FIREWALL
+    # with the host's iptables, and the iptables-wrapper of kube-proxy's and kube-router's
+    # images picks the legacy or nft backend from the rules the host wrote.
+    "iptables",
+    # iproute2: upstream's kubelet package depends on it; ip and tc show the addresses, routes
+    # and qdiscs the CNI plugins and kube-router set. Priority important, so minimal installs
+    # lack it.
+    "iproute2",
+    # kmod: modprobe, to load overlay and br_netfilter (containerd's snapshotter, bridged pod
+    # traffic through iptables) and the netfilter modules kube-proxy and kube-router use.
+    "kmod",
+]
+
+# OS releases the bundle carries packages for (cluster.yml bundle.osReleases picks some).
+# ``avoid``: packages an alternative must not take for the base system when another member
+# satisfies it, as debootstrap does by hand (bookworm's init-system-helpers depends on
+# "usrmerge | usr-is-merged", and installed hosts have usr-is-merged).
+OS_RELEASES = {
+    "debian-12": {"suite": "bookworm", "source": "debianArchive", "component": "main",
+                  "avoid": ["usrmerge"], "packages": DEBIAN_NODE_PACKAGES},
+    "debian-13": {"suite": "trixie", "source": "debianArchive", "component": "main",
+                  "avoid": [], "packages": DEBIAN_NODE_PACKAGES},
+}
+
 # Named conditions of rows (``when``) on a resolved cluster config.
 CONDITIONS = {
     "registry_host": lambda cluster: any("registry" in h["roles"] for h in cluster["hosts"]),
@@ -197,16 +251,31 @@ def release(version):
                        % (version, ", ".join(supported_versions()))) from None
 
 
+def package_plan(os_releases, sources, arch):
+    """Resolve OS release rows: per OS id, the archive's base URL, suite, component,
+    architecture and the package names whose closure to bundle."""
+    plan = []
+    for os_id in dict.fromkeys(os_releases):
+        row = OS_RELEASES[os_id]
+        plan.append({
+            "os": os_id, "suite": row["suite"], "component": row["component"], "arch": arch,
+            "archive": sources[row["source"]].rstrip("/"), "names": list(row["packages"]),
+            "avoid": list(row["avoid"]),
+        })
+    return plan
+
+
 def cluster_plan(cluster, arch=DEFAULT_ARCH, include_cni=True):
-    """Everything one cluster needs: ``{"files": [...], "images": [...], "cni": plugin or None,
-    "missing_cni": plugin or None}`` for a resolved cluster config."""
+    """Everything one cluster needs: ``{"files": [...], "images": [...], "packages": [...],
+    "cni": plugin or None, "missing_cni": plugin or None}`` for a resolved cluster config."""
     row = release(cluster["kubernetesVersion"])
     sources = cluster["sources"]
     files = artifact_plan(row["artifacts"], sources, arch, cluster)
     images = image_plan(row["images"], sources, cluster)
+    packages = package_plan(cluster["bundle"]["osReleases"], sources, arch)
     plugin = cluster["cni"]["plugin"]
     cni = row["cni"].get(plugin)
-    result = {"files": files, "images": images, "cni": None, "missing_cni": None}
+    result = {"files": files, "images": images, "packages": packages, "cni": None, "missing_cni": None}
     if not include_cni:
         return result
     if cni is None:

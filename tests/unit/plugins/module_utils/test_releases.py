@@ -88,3 +88,20 @@ def test_the_kube_router_row():
     plan = releases.cluster_plan(config)
     assert plan["cni"] == {"plugin": "kube-router", "version": "v2.1.0"}
     assert plan["images"][-1]["ref"] == "docker.io/cloudnativelabs/kube-router:v2.1.0"
+
+
+def test_os_releases_and_their_package_plan():
+    # The ids are what the node role computes on a host: distribution, lower case, '-', major version.
+    assert releases.OS_RELEASES["debian-12"]["suite"] == "bookworm"
+    assert releases.OS_RELEASES["debian-13"]["suite"] == "trixie"
+    for row in releases.OS_RELEASES.values():
+        assert row["source"] in cc.SCHEMA["sources"]["options"]
+        assert {"conntrack", "socat", "ethtool", "ebtables", "ipset", "iptables", "iproute2", "kmod"} <= set(row["packages"])
+    plan = releases.cluster_plan(cluster(sources=dict(MIRROR, debianArchive="http://127.0.0.1:18080/deb.debian.org/debian/")))
+    assert [(p["os"], p["suite"], p["archive"]) for p in plan["packages"]] == [
+        ("debian-12", "bookworm", "http://127.0.0.1:18080/deb.debian.org/debian"),
+        ("debian-13", "trixie", "http://127.0.0.1:18080/deb.debian.org/debian")]
+    assert plan["packages"][0]["avoid"] == ["usrmerge"] and plan["packages"][0]["arch"] == "amd64"
+    one = releases.cluster_plan(cluster(bundle={"osReleases": ["debian-13", "debian-13"]}))
+    assert [p["os"] for p in one["packages"]] == ["debian-13"]
+    assert releases.cluster_plan(cluster(bundle={"osReleases": []}))["packages"] == []
