@@ -79,7 +79,8 @@ class ActionModule(ActionBase):
             changed=built["changed"], archive=built["archive"], sha256=built["sha256"],
             bom_path=built["bom_path"], sha256_path=built["sha256_path"], size=built["size"],
             file_count=built["file_count"], image_count=built["image_count"],
-            blob_count=built["blob_count"], seconds=built["seconds"], cache=built["cache"],
+            blob_count=built["blob_count"], package_count=built["package_count"],
+            os_releases=built["os_releases"], seconds=built["seconds"], cache=built["cache"],
             bytes_downloaded=built["stats"]["bytes_downloaded"], stats=built["stats"],
             cni=plan["cni"], msg=bundle.summary(built))
         return result

@@ -49,6 +49,7 @@ class ActionModule(ActionBase):
             result.update(failed=True, msg="the bundle does not fit %s (%d problem(s)):\n%s" % (
                 source, len(problems), "\n".join("  - " + p for p in problems)))
             return result
-        result.update(bom=bom, msg="%s: %d files and %d images verified, everything %s asks for is there"
-                      % (archive, len(bom["files"]), len(bom["images"]), source))
+        result.update(bom=bom, msg="%s: %d files, %d images and %d OS packages verified, everything %s asks "
+                      "for is there" % (archive, len(bom["files"]), len(bom["images"]), len(bom.get("packages", [])),
+                                        source))
         return result

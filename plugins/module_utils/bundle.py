@@ -6,15 +6,19 @@
 Build (``build``): every file of a cluster's plan (``releases.cluster_plan``) is downloaded and
 checked against upstream's checksum file and any pin; every image is pulled by digest into an OCI
 image layout, its index kept as published (so its digest is upstream's) but only the target
-platform's manifest and blobs fetched; a bill of materials (BOM) names every file and image with
-its sha256/digest; one tar archive holds the BOM, the files and the layout, with its sha256 next
-to it. Downloads go through a cache keyed by URL (files, checksum files, tag resolutions) and by
-digest (blobs), so a second build with the same cache downloads nothing.
+platform's manifest and blobs fetched; for every OS release of the plan, the Debian archive's
+Release file is fetched, the Packages index checked against it, the dependency closure of the
+release's package names resolved (debian_archive.py) and every .deb checked against the index; a
+bill of materials (BOM) names every file, image and package with its sha256/digest; one tar
+archive holds the BOM, the files, the packages and the layout, with its sha256 next to it.
+Downloads go through a cache keyed by URL (files, checksum files, Release files, indexes, .debs,
+tag resolutions) and by digest (blobs), so a second build with the same cache downloads nothing.
 
 Archive layout::
 
     bom.json
     files/<name>/<upstream file name>
+    files/packages/<os id>/<.deb file name>      (os id: debian-12, debian-13)
     images/oci-layout, images/index.json, images/blobs/sha256/<hex>
 
 Standard library only.
@@ -36,6 +40,7 @@ import time
 import urllib.error
 
 from ansible.module_utils.urls import ConnectionError as UrlConnectionError, open_url
+from ansible_collections.airgap.kubernetes.plugins.module_utils import debian_archive
 from ansible_collections.airgap.kubernetes.plugins.module_utils import oci_registry as oci
 
 BOM_NAME = "bom.json"
@@ -50,6 +55,19 @@ CHUNK = 1024 * 1024
 
 class BundleError(Exception):
     """A bundle that cannot be built or does not verify; the message names the culprit."""
+
+
+class DownloadError(BundleError):
+    """A download that failed; ``code`` is the HTTP status, or None."""
+
+    def __init__(self, msg, code=None):
+        super().__init__(msg)
+        self.code = code
+
+
+class _StaleRelease(Exception):
+    """A cached Release file that no longer describes the archive (a point release moved the
+    index or removed a .deb): fetch it again."""
 
 
 def sha256_file(path):
@@ -94,7 +112,8 @@ class Builder:
         self.timeout = timeout
         self.log = log or (lambda msg: None)
         self.stats = {"bytes_downloaded": 0, "files_downloaded": 0, "files_cached": 0,
-                      "blobs_downloaded": 0, "blobs_cached": 0, "requests": 0}
+                      "blobs_downloaded": 0, "blobs_cached": 0, "packages_downloaded": 0,
+                      "packages_cached": 0, "requests": 0}
         self._registries = {}
 
     # -- files ---------------------------------------------------------------------------------
@@ -118,9 +137,9 @@ class Builder:
                     size += len(chunk)
             os.replace(tmp, dest)
         except urllib.error.HTTPError as exc:
-            raise BundleError("download %s: HTTP %d %s" % (url, exc.code, exc.reason))
+            raise DownloadError("download %s: HTTP %d %s" % (url, exc.code, exc.reason), exc.code)
         except (urllib.error.URLError, OSError, ssl.SSLError, UrlConnectionError) as exc:
-            raise BundleError("download %s: %s" % (url, getattr(exc, "reason", exc)))
+            raise DownloadError("download %s: %s" % (url, getattr(exc, "reason", exc)))
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
@@ -158,6 +177,110 @@ class Builder:
                 item["name"], item["url"], got, expected, item.get("checksum_url") or "the pin"))
         self.stats["files_downloaded"] += 1
         return dest, got, size
+
+    # -- OS packages ---------------------------------------------------------------------------
+
+    def fetch_packages(self, item, pins=None):
+        """The packages of one OS release of the plan: the dependency closure of its names, each
+        .deb in the cache and checked against the archive's Packages index, itself checked
+        against the Release file. Returns (its ``osReleases`` BOM entry, its ``packages`` BOM
+        entries, [(archive member, path in the cache)])."""
+        try:
+            return self._fetch_packages(item, pins or {}, self.refresh)
+        except _StaleRelease:
+            self.log("%s: the cached Release of %s is out of date; fetching it again" % (item["os"], item["suite"]))
+            return self._fetch_packages(item, pins or {}, True)
+
+    def _fetch_packages(self, item, pins, refresh):
+        dists = "%s/dists/%s" % (item["archive"], item["suite"])
+        release_url = dists + "/Release"
+        release_path = _cache_path(self.cache, "files", release_url)
+        fresh = refresh or not os.path.exists(release_path)
+        if fresh:
+            self.log("download %s" % release_url)
+            self._download(release_url, release_path)
+        try:
+            with open(release_path, encoding="utf-8", errors="replace") as handle:
+                release = debian_archive.parse_release(handle.read())
+            index_rel, index_sha, dummy = debian_archive.index_path(release, item["component"], item["arch"])
+        except debian_archive.ArchiveError as exc:
+            raise BundleError("%s: %s %s" % (item["os"], release_url, exc))
+        index_url = dists + "/" + index_rel
+        index_path = _cache_path(self.cache, "files", index_url)
+        if not (os.path.exists(index_path) and sha256_file(index_path) == index_sha):
+            self.log("download %s" % index_url)
+            self._download(index_url, index_path)
+            got = sha256_file(index_path)
+            if got != index_sha:
+                os.unlink(index_path)
+                if not fresh:
+                    raise _StaleRelease()
+                raise BundleError("%s: the Packages index %s has sha256 %s, %s says %s"
+                                  % (item["os"], index_url, got, release_url, index_sha))
+        entries, members = [], []
+        for stanza in self._closure(item, index_path, index_rel, index_sha):
+            name, filename = stanza["Package"], stanza["Filename"]
+            path = package_path(item["os"], filename)
+            url = item["archive"] + "/" + filename
+            what = "package %s %s %s" % (item["os"], name, stanza["Version"])
+            expected = stanza["SHA256"].lower()
+            if pins.get(path) and pins[path].lower() != expected:
+                raise BundleError("%s: the pinned sha256 %s differs from the archive's Packages index %s (%s)"
+                                  % (what, pins[path], index_url, expected))
+            local = _cache_path(self.cache, "files", url)
+            if os.path.exists(local) and sha256_file(local) == expected:
+                self.stats["packages_cached"] += 1
+            else:
+                self.log("download %s" % url)
+                try:
+                    self._download(url, local)
+                except DownloadError as exc:
+                    if exc.code == 404 and not fresh:
+                        raise _StaleRelease()
+                    raise BundleError("%s: %s" % (what, exc))
+                got = sha256_file(local)
+                if got != expected:
+                    os.unlink(local)
+                    raise BundleError("%s: downloaded %s has sha256 %s, the Packages index %s says %s"
+                                      % (what, url, got, index_url, expected))
+                self.stats["packages_downloaded"] += 1
+            entries.append({"name": name, "version": stanza["Version"], "arch": stanza["Architecture"],
+                            "os": item["os"], "path": path, "sha256": expected,
+                            "size": os.path.getsize(local), "url": url})
+            members.append((path, local))
+        os_entry = {
+            "os": item["os"], "suite": item["suite"], "component": item["component"], "arch": item["arch"],
+            "version": release.get("Version"), "date": release.get("Date"),
+            "release": {"url": release_url, "sha256": sha256_file(release_path)},
+            "index": {"url": index_url, "sha256": index_sha},
+            "requested": list(item["names"]),
+        }
+        return os_entry, entries, members
+
+    def _closure(self, item, index_path, index_rel, index_sha):
+        """The closure's stanzas (only the fields the bundle uses), kept in the cache by the
+        index's sha256 and the request: a warm build does not parse the index again."""
+        key = hashlib.sha256(json.dumps([debian_archive.REVISION, index_sha, sorted(item["names"]),
+                                         sorted(item.get("avoid", []))]).encode()).hexdigest()
+        path = os.path.join(self.cache, "debian-closures", key + ".json")
+        if os.path.exists(path):
+            with open(path, encoding="utf-8") as handle:
+                return json.load(handle)
+        with open(index_path, "rb") as handle:
+            data = handle.read()
+        try:
+            archive = debian_archive.Archive.from_index(data, index_rel, item.get("avoid", []))
+            stanzas = archive.closure(item["names"])
+        except debian_archive.ArchiveError as exc:
+            raise BundleError("%s: %s: %s" % (item["os"], item["archive"] + "/dists/" + item["suite"] + "/" + index_rel, exc))
+        fields = ("Package", "Version", "Architecture", "Filename", "Size", "SHA256")
+        missing = [s["Package"] for s in stanzas if any(f not in s for f in fields)]
+        if missing:
+            raise BundleError("%s: the Packages index lacks Filename or SHA256 for %s" % (item["os"], ", ".join(missing)))
+        result = [dict((f, s[f]) for f in fields) for s in stanzas]
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        _atomic_write(path, json.dumps(result, indent=1).encode())
+        return result
 
     # -- images --------------------------------------------------------------------------------
 
@@ -265,13 +388,19 @@ def _pins_from(path):
     """Pins from a previous BOM: {file path or image ref: sha256 or digest}."""
     with open(path, encoding="utf-8") as handle:
         bom = json.load(handle)
-    pins = {f["path"]: f["sha256"] for f in bom.get("files", [])}
+    pins = {f["path"]: f["sha256"] for f in bom.get("files", []) + bom.get("packages", [])}
     pins.update((i["ref"], i["digest"]) for i in bom.get("images", []))
     return pins
 
 
 def file_path(item):
     return "files/%s/%s" % (item["name"], item["file"])
+
+
+def package_path(os_id, filename):
+    """A .deb's member: files/packages/<os id>/<file name>, the os id as the node role computes
+    it on a host (``ansible_distribution | lower ~ '-' ~ ansible_distribution_major_version``)."""
+    return "files/packages/%s/%s" % (os_id, filename.rsplit("/", 1)[-1])
 
 
 def build(plan, dest, cluster_name, kubernetes_version, cache=None, arch="amd64", pins=None,
@@ -285,7 +414,7 @@ def build(plan, dest, cluster_name, kubernetes_version, cache=None, arch="amd64"
     pin_map.update(pins or {})
     builder = Builder(cache, arch=arch, ca_file=ca_file, registry_auth=registry_auth,
                       refresh=refresh, log=log)
-    files, images, members = [], [], []
+    files, images, members, packages, os_releases = [], [], [], [], []
     try:
         for item in plan["files"]:
             path = file_path(item)
@@ -296,6 +425,11 @@ def build(plan, dest, cluster_name, kubernetes_version, cache=None, arch="amd64"
         for item in plan["images"]:
             entry = builder.fetch_image(item, pin_map.get(item["ref"]))
             images.append(entry)
+        for item in plan.get("packages", []):
+            os_entry, entries, package_members = builder.fetch_packages(item, pin_map)
+            os_releases.append(os_entry)
+            packages.extend(entries)
+            members.extend(package_members)
     finally:
         builder.close()
 
@@ -317,7 +451,7 @@ def build(plan, dest, cluster_name, kubernetes_version, cache=None, arch="amd64"
         "kubernetesVersion": kubernetes_version, "os": "linux", "arch": arch,
         "cni": plan.get("cni"), "files": files, "images": images,
         "layout": {"path": LAYOUT, "index": "sha256:" + hashlib.sha256(index_bytes).hexdigest()},
-        "packages": [],
+        "osReleases": os_releases, "packages": packages,
     }
     name = archive_name(cluster_name, kubernetes_version, arch, compression)
     archive = os.path.join(dest, name)
@@ -343,6 +477,7 @@ def build(plan, dest, cluster_name, kubernetes_version, cache=None, arch="amd64"
         "changed": changed, "archive": archive, "sha256": archive_sha, "bom_path": bom_path,
         "sha256_path": sum_path, "bom": bom, "size": os.path.getsize(archive),
         "file_count": len(files), "image_count": len(images), "blob_count": len(blobs),
+        "package_count": len(packages), "os_releases": [o["os"] for o in os_releases],
         "member_count": 3 + len(members) + len(blobs) + 1, "seconds": round(time.monotonic() - started, 1),
         "stats": stats, "cache": os.path.abspath(cache),
     }
@@ -392,7 +527,7 @@ def _write_archive(archive, compression, bom_bytes, members, layout_bytes, index
 
                 add_bytes(BOM_NAME, bom_bytes)
                 for name, path in sorted(members):
-                    add_file(name, path, 0o755 if not name.endswith((".tgz", ".tar.gz", ".yaml")) else 0o644)
+                    add_file(name, path, 0o755 if not name.endswith((".tgz", ".tar.gz", ".yaml", ".deb")) else 0o644)
                 add_bytes(LAYOUT + "/oci-layout", layout_bytes)
                 add_bytes(LAYOUT + "/index.json", index_bytes)
                 for digest, path in sorted(blobs.items()):
@@ -417,11 +552,13 @@ def human_size(size):
 
 def summary(result):
     stats = result["stats"]
-    return ("bundle %s: %d files, %d images (%d blobs), %s; downloaded %d bytes (%d files, %d blobs; "
-            "%d files and %d blobs from the cache) in %.1fs%s" % (
+    return ("bundle %s: %d files, %d images (%d blobs), %d OS packages (%s), %s; downloaded %d bytes "
+            "(%d files, %d blobs, %d packages; %d files, %d blobs and %d packages from the cache) in %.1fs%s" % (
                 result["archive"], result["file_count"], result["image_count"], result["blob_count"],
+                result.get("package_count", 0), ", ".join(result.get("os_releases", [])) or "no OS release",
                 human_size(result["size"]), stats["bytes_downloaded"], stats["files_downloaded"],
-                stats["blobs_downloaded"], stats["files_cached"], stats["blobs_cached"], result["seconds"],
+                stats["blobs_downloaded"], stats["packages_downloaded"], stats["files_cached"],
+                stats["blobs_cached"], stats["packages_cached"], result["seconds"],
                 "" if result["changed"] else "; archive unchanged"))
 
 
@@ -451,9 +588,10 @@ def _hash_member(tar, member):
 
 def verify(archive, plan=None, kubernetes_version=None, arch=None, cni_plugin=None):
     """Check a bundle archive: its sha256 against ``<archive>.sha256``, every member against the
-    BOM (files by sha256, blobs by digest), every image's blobs present, and, given a cluster's
-    plan, that the BOM covers every file, image and the CNI it needs. Returns (bom or None,
-    problems); each problem names the archive, file, image or CNI at fault."""
+    BOM (files and OS packages by sha256, blobs by digest), every image's blobs present, and,
+    given a cluster's plan, that the BOM covers every file, image, the CNI and, for every OS
+    release, every package name it needs. Returns (bom or None, problems); each problem names the
+    archive, file, package, image or CNI at fault."""
     problems = []
     name = os.path.basename(archive)
     if not os.path.exists(archive):
@@ -488,6 +626,9 @@ def verify(archive, plan=None, kubernetes_version=None, arch=None, cni_plugin=No
     expected = {}
     for entry in bom.get("files", []):
         expected[entry["path"]] = (entry["sha256"], "file %s" % entry["path"])
+    for entry in bom.get("packages", []):
+        expected[entry["path"]] = (entry["sha256"], "package %s %s %s (%s)" % (
+            entry["os"], entry["name"], entry["version"], entry["path"]))
     for entry in bom.get("images", []):
         for digest in [entry["digest"]] + entry.get("blobs", []):
             path = "%s/blobs/sha256/%s" % (LAYOUT, digest.split(":", 1)[1])
@@ -525,6 +666,15 @@ def verify(archive, plan=None, kubernetes_version=None, arch=None, cni_plugin=No
             elif item.get("digest") and have_images[item["ref"]]["digest"] != item["digest"]:
                 problems.append("%s: image %s is %s, the collection pins %s"
                                 % (name, item["ref"], have_images[item["ref"]]["digest"], item["digest"]))
+        have_os = dict((o["os"], o) for o in bom.get("osReleases", []))
+        for item in plan.get("packages", []):
+            if item["os"] not in have_os:
+                problems.append("%s: lacks the OS packages for %s (%s)" % (name, item["os"], item["suite"]))
+                continue
+            have = set(p["name"] for p in bom.get("packages", []) if p["os"] == item["os"])
+            for package in item["names"]:
+                if package not in have:
+                    problems.append("%s: lacks the package %s for %s" % (name, package, item["os"]))
     if cni_plugin:
         cni = bom.get("cni") or {}
         if cni.get("plugin") != cni_plugin:

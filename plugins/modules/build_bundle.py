@@ -19,10 +19,15 @@ description:
     blobs of O(arch).
   - Writes one tar archive (the BOM C(bom.json), C(files/), the OCI layout C(images/)), its
     C(.sha256) and a copy of the BOM next to it, in O(dest).
-  - Downloads go through a cache (files and tag resolutions by URL, blobs by digest), so a second
-    run with the same cache downloads nothing; an archive whose content would not change is kept.
+  - For every OS release in C(bundle.osReleases) of the cluster file, the OS packages (.deb) a
+    minimal host lacks for Kubernetes (the collection's table) and their dependency closure, from
+    C(sources.debianArchive) as C(files/packages/<os id>/<file>) (C(debian-12), C(debian-13)). The
+    archive's C(Release) file is trusted as fetched (its GPG signature is not checked); the
+    Packages index is checked against it and every .deb against the index.
+  - Downloads go through a cache (files, Release files, indexes, .debs and tag resolutions by URL,
+    blobs by digest), so a second run with the same cache downloads nothing; an archive whose
+    content would not change is kept.
   - Uses the Python standard library for HTTP and the registry protocol; no container tooling.
-  - OS packages (.deb) are not in the bundle yet.
 options:
   path:
     description: Cluster file to build the bundle for.
@@ -50,15 +55,17 @@ options:
     default: true
   pins:
     description:
-      - Extra pins, from a bundle path (C(files/kubeadm/kubeadm)) or artifact name to a sha256, and
+      - Extra pins, from a bundle path (C(files/kubeadm/kubeadm),
+        C(files/packages/debian-12/socat_1.7.4.4-2_amd64.deb)) or artifact name to a sha256, and
         from an image name (C(registry.k8s.io/pause:3.10.2)) to a digest. A file must match both
-        upstream's checksum file and its pin; a pinned image is pulled by that digest.
+        upstream's checksum file and its pin, a package both the archive's index and its pin; a
+        pinned image is pulled by that digest.
     type: dict
     default: {}
   pins_from:
     description:
-      - A BOM of an earlier bundle (C(*.bom.json)); every file and image in it is pinned, so a
-        rebuild must reproduce the same bytes.
+      - A BOM of an earlier bundle (C(*.bom.json)); every file, package and image in it is pinned,
+        so a rebuild must reproduce the same bytes.
     type: path
   compression:
     description: V(none) writes a C(.tar) (images are compressed already), V(gzip) a C(.tar.gz).
@@ -75,7 +82,9 @@ options:
     type: dict
     default: {}
   refresh:
-    description: Ask the registries again which digest each tag names (otherwise cached).
+    description:
+      - Ask the registries again which digest each tag names, and fetch the Debian archive's
+        Release files again (a new point release); otherwise both are cached.
     type: bool
     default: false
   force:
@@ -142,6 +151,16 @@ blob_count:
   description: Number of blobs (indexes, manifests, configs, layers) in the OCI layout.
   returned: success
   type: int
+package_count:
+  description: Number of OS packages (.deb) in the bundle, over every OS release.
+  returned: success
+  type: int
+os_releases:
+  description: The OS releases the bundle carries packages for.
+  returned: success
+  type: list
+  elements: str
+  sample: [debian-12, debian-13]
 bytes_downloaded:
   description: Bytes downloaded by this run; 0 with a warm cache.
   returned: success
@@ -155,7 +174,7 @@ cache:
   returned: success
   type: str
 stats:
-  description: Files and blobs downloaded and taken from the cache, and HTTP requests.
+  description: Files, blobs and packages downloaded and taken from the cache, and HTTP requests.
   returned: success
   type: dict
 cni:

@@ -11,10 +11,11 @@ short_description: Check that a bundle is intact and complete for a cluster file
 version_added: 0.1.0
 description:
   - The bundle preflight, on the controller, before any host is contacted.
-  - Checks the archive against its C(.sha256), every file in it against the sha256 in its BOM and
-    every image blob against its digest, and that the BOM covers every file, image and the CNI
-    plugin the cluster file asks for (the collection's release table decides what that is).
-  - Fails listing every problem, each naming the archive, file, image or CNI at fault.
+  - Checks the archive against its C(.sha256), every file and OS package in it against the sha256
+    in its BOM and every image blob against its digest, and that the BOM covers every file, image,
+    the CNI plugin and, for every OS release in C(bundle.osReleases), every OS package the cluster
+    file asks for (the collection's release table decides what that is).
+  - Fails listing every problem, each naming the archive, file, package, image or CNI at fault.
 options:
   path:
     description: Cluster file the bundle is for.
@@ -62,7 +63,7 @@ problems:
   elements: str
   sample: ["demo-bundle-v1.37.2-amd64.tar: lacks the image registry.k8s.io/metrics-server/metrics-server:v0.8.0"]
 bom:
-  description: The bundle's manifest (files, images, versions, architecture, date).
+  description: The bundle's manifest (files, images, OS packages, versions, architecture, date).
   returned: success
   type: dict
 """

@@ -39,6 +39,8 @@ def test_preflight_names_what_the_bundle_lacks_and_touches_no_host(tmp_path, ans
     for culprit in ("lacks kubeadm v1.37.2 (files/kubeadm/kubeadm)",
                     "lacks the image registry.k8s.io/kube-apiserver:v1.37.2",
                     "lacks the image registry.k8s.io/metrics-server/metrics-server:v0.8.0",
+                    "lacks the OS packages for debian-12 (bookworm)",
+                    "lacks the OS packages for debian-13 (trixie)",
                     "the cluster asks for the CNI plugin kube-router, the bundle carries no CNI"):
         assert culprit in out, out
     recap = out[out.index("PLAY RECAP"):]

@@ -9,6 +9,8 @@ import functools
 import hashlib
 import http.server
 import json
+import lzma
+import os
 import tarfile
 import threading
 
@@ -220,3 +222,155 @@ def test_verify_names_a_blob_missing_from_the_layout(built, tmp_path):
     dummy, problems = bundle.verify(str(copy), plan)
     assert "copy.tar: its checksum file copy.tar.sha256 is missing" in problems
     assert "copy.tar: image docker.io/airgapkubernetes/hello:v1.0.0 blob %s is missing from the archive" % gone in problems
+
+
+# -- OS packages ------------------------------------------------------------------------------
+
+DEBIAN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "debian")
+CLOSURE = ["conntrack", "ebtables", "libmnl0", "libnetfilter-conntrack3", "libnfnetlink0", "netbase"]
+
+
+def publish_debian(root, changed=()):
+    """A Debian archive on the file server, from the real bookworm excerpts (test_debian_archive):
+    the stanzas as they are, except that each .deb is a small stand-in file (the real ones are not
+    in this repository) whose Size and SHA256 replace the real ones; Packages.xz of that; and a
+    Release with the real header and the index's sha256. ``changed`` packages get other bytes,
+    as a point release would bring."""
+    with open(os.path.join(DEBIAN, "bookworm-main-amd64-Packages"), encoding="utf-8") as handle:
+        stanzas = handle.read().rstrip("\n").split("\n\n")
+    out = []
+    for stanza in stanzas:
+        lines = stanza.split("\n")
+        name = lines[0].split(": ", 1)[1]
+        filename = next(line.split(": ", 1)[1] for line in lines if line.startswith("Filename: "))
+        data = ("stand-in for %s%s\n" % (filename, ", updated" if name in changed else "")).encode()
+        deb = root / "debian" / filename
+        deb.parent.mkdir(parents=True, exist_ok=True)
+        deb.write_bytes(data)
+        lines = ["Size: %d" % len(data) if line.startswith("Size: ") else
+                 "SHA256: %s" % hashlib.sha256(data).hexdigest() if line.startswith("SHA256: ") else line
+                 for line in lines]
+        out.append("\n".join(lines))
+    index = lzma.compress(("\n\n".join(out) + "\n").encode())
+    dists = root / "debian" / "dists" / "bookworm"
+    (dists / "main" / "binary-amd64").mkdir(parents=True, exist_ok=True)
+    (dists / "main" / "binary-amd64" / "Packages.xz").write_bytes(index)
+    with open(os.path.join(DEBIAN, "bookworm-Release"), encoding="utf-8") as handle:
+        header = handle.read().split("MD5Sum:")[0]
+    (dists / "Release").write_text(header + "SHA256:\n %s %8d main/binary-amd64/Packages.xz\n"
+                                   % (hashlib.sha256(index).hexdigest(), len(index)))
+    return hashlib.sha256(index).hexdigest()
+
+
+def package_plan(url, names=("conntrack", "ebtables")):
+    return {"files": [], "images": [], "cni": None, "packages": [{
+        "os": "debian-12", "suite": "bookworm", "component": "main", "arch": "amd64",
+        "archive": url + "/debian", "names": list(names), "avoid": ["usrmerge"]}]}
+
+
+def test_packages_closure_bom_archive_and_warm_cache(files, tmp_path):
+    root, url = files
+    index_sha = publish_debian(root)
+    plan = package_plan(url)
+    cache = str(tmp_path / "cache")
+    first = bundle.build(plan, str(tmp_path / "out"), "demo", "v1.37.2", cache=cache)
+    bom = first["bom"]
+    assert [p["name"] for p in bom["packages"]] == CLOSURE and first["package_count"] == 6
+    conntrack = bom["packages"][0]
+    stand_in = b"stand-in for pool/main/c/conntrack-tools/conntrack_1.4.7-1+b2_amd64.deb\n"
+    assert conntrack == {
+        "name": "conntrack", "version": "1:1.4.7-1+b2", "arch": "amd64", "os": "debian-12",
+        "path": "files/packages/debian-12/conntrack_1.4.7-1+b2_amd64.deb",
+        "sha256": hashlib.sha256(stand_in).hexdigest(), "size": len(stand_in),
+        "url": url + "/debian/pool/main/c/conntrack-tools/conntrack_1.4.7-1+b2_amd64.deb"}
+    assert bom["packages"][-1]["arch"] == "all"  # netbase
+    release = bom["osReleases"][0]
+    assert (release["os"], release["suite"], release["version"], release["requested"]) == (
+        "debian-12", "bookworm", "12.15", ["conntrack", "ebtables"])
+    assert release["index"] == {"url": url + "/debian/dists/bookworm/main/binary-amd64/Packages.xz",
+                                "sha256": index_sha}
+    with tarfile.open(first["archive"]) as tar:
+        members = {m.name: m for m in tar.getmembers()}
+        assert tar.extractfile(conntrack["path"]).read() == stand_in
+    assert members[conntrack["path"]].mode == 0o644
+    assert sorted(n for n in members if n.startswith("files/packages/")) == sorted(p["path"] for p in bom["packages"])
+    assert "downloaded %d bytes" % first["stats"]["bytes_downloaded"] in bundle.summary(first)
+    assert "6 OS packages (debian-12)" in bundle.summary(first)
+
+    # The cache holds Release, index and .debs: a second build downloads nothing.
+    second = bundle.build(plan, str(tmp_path / "out"), "demo", "v1.37.2", cache=cache)
+    assert second["stats"]["bytes_downloaded"] == 0 and second["stats"]["requests"] == 0
+    assert second["stats"]["packages_cached"] == 6 and not second["changed"]
+    # refresh fetches the Release again, and only that when nothing changed.
+    third = bundle.build(plan, str(tmp_path / "out"), "demo", "v1.37.2", cache=cache, refresh=True)
+    assert third["stats"]["requests"] == 1 and not third["changed"]
+    assert bundle.verify(first["archive"], plan, "v1.37.2", "amd64")[1] == []
+
+
+def test_a_corrupted_deb_is_refused_naming_it(files, tmp_path):
+    root, url = files
+    index_sha = publish_debian(root)
+    (root / "debian" / "pool/main/libm/libmnl/libmnl0_1.0.4-3_amd64.deb").write_bytes(b"corrupted")
+    with pytest.raises(bundle.BundleError, match=(
+            r"^package debian-12 libmnl0 1.0.4-3: downloaded http://127.0.0.1:\d+/debian/pool/main/libm/libmnl/"
+            r"libmnl0_1.0.4-3_amd64.deb has sha256 %s, the Packages index http://127.0.0.1:\d+/debian/dists/"
+            r"bookworm/main/binary-amd64/Packages.xz says [0-9a-f]{64}$" % hashlib.sha256(b"corrupted").hexdigest())):
+        bundle.build(package_plan(url), str(tmp_path / "out"), "demo", "v1.37.2", cache=str(tmp_path / "cache"))
+    assert index_sha and not (tmp_path / "out").exists()
+
+
+def test_an_index_that_does_not_match_its_release_is_refused(files, tmp_path):
+    root, url = files
+    index_sha = publish_debian(root)
+    index = root / "debian/dists/bookworm/main/binary-amd64/Packages.xz"
+    index.write_bytes(index.read_bytes()[:-1] + b"\0")
+    with pytest.raises(bundle.BundleError, match=(
+            r"^debian-12: the Packages index http://127.0.0.1:\d+/debian/dists/bookworm/main/binary-amd64/"
+            r"Packages.xz has sha256 %s, http://127.0.0.1:\d+/debian/dists/bookworm/Release says %s$"
+            % (hashlib.sha256(index.read_bytes()).hexdigest(), index_sha))):
+        bundle.build(package_plan(url), str(tmp_path / "out"), "demo", "v1.37.2", cache=str(tmp_path / "cache"))
+
+
+def test_a_cached_release_the_archive_has_moved_past_is_fetched_again(files, tmp_path):
+    root, url = files
+    publish_debian(root)
+    cache = str(tmp_path / "cache")
+    first = bundle.build(package_plan(url), str(tmp_path / "out"), "demo", "v1.37.2", cache=cache)
+    # A point release: libmnl0 changes, so do the index and the Release.
+    new_index = publish_debian(root, changed=["libmnl0"])
+    cache_index = os.path.join(cache, "files", url.split("://")[1], "debian/dists/bookworm/main/binary-amd64/Packages.xz")
+    os.unlink(cache_index)
+    second = bundle.build(package_plan(url), str(tmp_path / "out"), "demo", "v1.37.2", cache=cache)
+    assert second["changed"] and second["bom"]["osReleases"][0]["index"]["sha256"] == new_index
+    changed = [p["name"] for p, q in zip(first["bom"]["packages"], second["bom"]["packages"]) if p != q]
+    assert changed == ["libmnl0"] and second["stats"]["packages_downloaded"] == 1
+
+
+def test_package_pins_must_agree_with_the_archive(files, tmp_path):
+    root, url = files
+    publish_debian(root)
+    path = "files/packages/debian-12/netbase_6.4_all.deb"
+    with pytest.raises(bundle.BundleError, match=r"^package debian-12 netbase 6.4: the pinned sha256 0+ differs "
+                                                 r"from the archive's Packages index http://.*/Packages.xz \(\w+\)$"):
+        bundle.build(package_plan(url), str(tmp_path / "out"), "demo", "v1.37.2", cache=str(tmp_path / "cache"),
+                     pins={path: "0" * 64})
+
+
+def test_verify_names_a_changed_package_and_what_the_bom_lacks(files, tmp_path):
+    root, url = files
+    publish_debian(root)
+    result = bundle.build(package_plan(url), str(tmp_path / "out"), "demo", "v1.37.2", cache=str(tmp_path / "cache"))
+    path = "files/packages/debian-12/ebtables_2.0.11-5_amd64.deb"
+    change_one_byte(result["archive"], path, fix_checksum=True)
+    plan = package_plan(url, names=("conntrack", "ebtables", "socat"))
+    plan["packages"].append(dict(plan["packages"][0], os="debian-13", suite="trixie"))
+    dummy, problems = bundle.verify(result["archive"], plan)
+    entry = next(p for p in result["bom"]["packages"] if p["path"] == path)
+    with tarfile.open(result["archive"]) as tar:
+        now = hashlib.sha256(tar.extractfile(path).read()).hexdigest()
+    assert problems == [
+        "demo-bundle-v1.37.2-amd64.tar: package debian-12 ebtables 2.0.11-5 (%s) has sha256 %s, the BOM says %s"
+        % (path, now, entry["sha256"]),
+        "demo-bundle-v1.37.2-amd64.tar: lacks the package socat for debian-12",
+        "demo-bundle-v1.37.2-amd64.tar: lacks the OS packages for debian-13 (trixie)",
+    ]
