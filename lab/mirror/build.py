@@ -5,6 +5,9 @@ Files land in $AIRGAP_LAB_CACHE/mirror/files/<upstream host>/<upstream path> wit
 names, archive formats and checksum files; images are pushed to the mirror registry under
 <upstream registry>/<repository>:<tag>. Everything is keyed by the versions in lab/versions.yml:
 a warm run finds every output in place, builds nothing and only makes sure the servers run.
+The Debian archive subset (deb.debian.org/debian: Release, Packages.xz and the .debs the
+collection's OS package table needs) is fetched, not built: a snapshot of upstream, kept until
+the table changes.
 
   build.py            build what is missing, start the servers, write mirror/index.json
   build.py --only X   build component X (a key of lab/versions.yml) and what it needs
@@ -14,6 +17,7 @@ from __future__ import annotations
 import argparse
 import gzip
 import hashlib
+import importlib.util
 import io
 import json
 import shutil
@@ -21,6 +25,7 @@ import subprocess
 import sys
 import tarfile
 import time
+import urllib.request
 from pathlib import Path
 
 import yaml
@@ -47,7 +52,7 @@ SRC = HERE / "src"
 # Bump a recipe's revision when its build steps change, so cached outputs are rebuilt.
 REVISION = {"kubernetes": 1, "containerd": 1, "runc": 1, "cni_plugins": 1, "crictl": 1, "etcd": 1,
             "coredns": 1, "pause": 1, "metrics_server": 1, "registry": 1, "hello": 1, "kube_router": 1,
-            "go_containerregistry": 1}
+            "go_containerregistry": 1, "debian_archive": 1}
 
 # The Debian userland for images whose programs call iptables and friends, as upstream's
 # distroless-iptables gives kube-proxy.
@@ -496,6 +501,80 @@ def component_kube_router() -> None:
                 (root / "daemonset" / manifest).read_bytes())
 
 
+# --- the Debian archive subset ---------------------------------------------------------------
+
+DEBIAN_REL = "deb.debian.org/debian"  # where the subset lives below the mirror
+
+
+def collection_module(name: str):
+    """A standard-library-only module of the collection (plugins/module_utils), loaded by path:
+    the mirror resolves packages with the collection's own code."""
+    path = labconf.REPO / "plugins" / "module_utils" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"airgap_collection_{name}", path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def fetch(url: str, sha: str | None = None) -> bytes:
+    """GET from the connected side, checked against an expected sha256; three tries."""
+    for attempt in range(3):
+        try:
+            with urllib.request.urlopen(url, timeout=60) as resp:
+                data = resp.read()
+            break
+        except OSError as exc:
+            if attempt == 2:
+                raise SystemExit(f"lab-mirror: {url}: {exc}")
+            time.sleep(2 * (attempt + 1))
+    if sha and hashlib.sha256(data).hexdigest() != sha:
+        raise SystemExit(f"lab-mirror: {url} has sha256 {hashlib.sha256(data).hexdigest()}, expected {sha}")
+    return data
+
+
+def component_debian_archive() -> None:
+    """For each OS release of the collection's table: the real Release and Packages.xz of its
+    suite and the pool files of the dependency closure of its packages (computed by the
+    collection's resolver), from the connected side (lab/debian.py's mirror)."""
+    releases = collection_module("releases")
+    archive = collection_module("debian_archive")
+    for os_id, row in releases.OS_RELEASES.items():
+        suite, component = row["suite"], row["component"]
+        key = {"names": sorted(row["packages"]), "avoid": sorted(row["avoid"]), "component": component,
+               "arch": ARCH, "resolver": archive.REVISION, "recipe": REVISION["debian_archive"]}
+        stamp = STAMPS / "debian" / f"{suite}.json"
+        if stamp.exists():
+            recorded = json.loads(stamp.read_text())
+            if recorded["key"] == key and all((FILES / rel).exists() and (FILES / rel).stat().st_size == size
+                                              for rel, digest, size in recorded["files"]):
+                index["files"].update((rel, digest) for rel, digest, size in recorded["files"])
+                continue
+        upstream = f"{debian.MIRROR}/dists/{suite}"
+        release_bytes = fetch(f"{upstream}/Release")
+        release = archive.parse_release(release_bytes.decode())
+        index_rel, index_sha, dummy = archive.index_path(release, component, ARCH)
+        index_bytes = fetch(f"{upstream}/{index_rel}", index_sha)
+        closure = archive.Archive.from_index(index_bytes, index_rel, row["avoid"]).closure(row["packages"])
+        log(f"debian {os_id} ({suite} {release.get('Version')}): {len(closure)} packages, "
+            f"{sum(int(s['Size']) for s in closure) / 1048576:.1f} MiB")
+        files = []
+        # Pool files first, the Release last: the mirror never names what it does not hold.
+        for stanza in closure:
+            digest = stanza["SHA256"]
+            rel = f"{DEBIAN_REL}/{stanza['Filename']}"
+            publish(rel, lambda url=f"{debian.MIRROR}/{stanza['Filename']}", digest=digest: fetch(url, digest),
+                    key=digest)
+            files.append((rel, digest))
+        publish(f"{DEBIAN_REL}/dists/{suite}/{index_rel}", index_bytes, key=index_sha)
+        files.append((f"{DEBIAN_REL}/dists/{suite}/{index_rel}", index_sha))
+        release_rel = f"{DEBIAN_REL}/dists/{suite}/Release"
+        publish(release_rel, release_bytes, key=hashlib.sha256(release_bytes).hexdigest())
+        files.append((release_rel, index["files"][release_rel]))
+        stamp.parent.mkdir(parents=True, exist_ok=True)
+        stamp.write_text(json.dumps({"key": key, "release": release.get("Version"), "files": [
+            (rel, digest, (FILES / rel).stat().st_size) for rel, digest in files]}, indent=1))
+
+
 COMPONENTS = {
     "registry": component_registry,
     "kubernetes": None,  # special: its kubeadm decides etcd/coredns/pause
@@ -509,6 +588,7 @@ COMPONENTS = {
     "metrics_server": component_metrics_server,
     "kube_router": component_kube_router,
     "hello": component_hello,
+    "debian_archive": component_debian_archive,
 }
 
 
