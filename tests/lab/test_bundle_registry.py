@@ -1,8 +1,9 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) airgap.kubernetes contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""End to end on the lab (issue 4): the bundle builds from the lab mirror and a warm rebuild
-downloads nothing; the preflight refuses a bundle without the cluster's CNI; the registry runs
+"""End to end on the lab (issue 4): the bundle builds from the lab mirror, carries the OS packages
+of Debian 12 and 13, and a warm rebuild downloads nothing; the preflight refuses a bundle without
+the cluster's CNI; the registry runs
 on the registry host only over TLS and only with credentials, holds every image of the bundle by
 digest, and a second staging pushes nothing.
 
@@ -13,12 +14,14 @@ Run: .venv/bin/python -m pytest -q tests/lab
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 import os
 import re
 import ssl
 import subprocess
 import sys
+import tarfile
 import urllib.error
 import urllib.request
 
@@ -52,6 +55,7 @@ def fixture_cluster_file(tmp_path_factory):
     with open(LAB_CLUSTER, encoding="utf-8") as handle:
         config = yaml.safe_load(handle)
     assert config["sources"]["registryK8sIo"].startswith("http://127.0.0.1:"), config["sources"]
+    assert config["sources"]["debianArchive"].startswith("http://127.0.0.1:"), config["sources"]
     assert config["addons"]["sampleApp"]["enabled"] is True
     path = work / "cluster.yml"
     path.write_text(yaml.safe_dump(config, sort_keys=False))
@@ -80,6 +84,8 @@ def test_bundle_builds_from_the_mirror_and_a_warm_rebuild_downloads_nothing(bund
     print(bundle["first"])
     print(bundle["second"])
     assert "downloaded 0 bytes" in bundle["second"] and "archive unchanged" in bundle["second"]
+    cached = re.search(r"(\d+) files, (\d+) blobs and (\d+) packages from the cache", bundle["second"])
+    assert cached and int(cached.group(3)) == len(bundle["bom"]["packages"]) > 0, bundle["second"]
     refs = {i["ref"] for i in bundle["bom"]["images"]}
     assert {"registry.k8s.io/kube-apiserver:v1.37.2", "registry.k8s.io/etcd:3.7.0-0",
             "registry.k8s.io/metrics-server/metrics-server:v0.8.0", "docker.io/airgapkubernetes/hello:v1.0.0",
@@ -88,9 +94,33 @@ def test_bundle_builds_from_the_mirror_and_a_warm_rebuild_downloads_nothing(bund
         index = json.load(handle)
     for image in bundle["bom"]["images"]:
         assert index["images"][image["ref"]] == image["digest"], image["ref"]
-    for entry in bundle["bom"]["files"]:
+    for entry in bundle["bom"]["files"] + bundle["bom"]["packages"]:
         rel = entry["url"].split("127.0.0.1:18080/", 1)[1]
         assert index["files"][rel] == entry["sha256"], rel
+
+
+def test_bundle_carries_the_os_packages_of_debian_12_and_13(bundle):
+    bom = bundle["bom"]
+    releases = {r["os"]: r for r in bom["osReleases"]}
+    assert sorted(releases) == ["debian-12", "debian-13"]
+    assert (releases["debian-12"]["suite"], releases["debian-13"]["suite"]) == ("bookworm", "trixie")
+    for os_id, release in releases.items():
+        assert release["index"]["url"].startswith("http://127.0.0.1:18080/deb.debian.org/debian/dists/")
+        names = {p["name"] for p in bom["packages"] if p["os"] == os_id}
+        assert {"conntrack", "socat", "ethtool", "ebtables", "ipset", "iptables", "iproute2", "kmod"} <= names
+        assert set(release["requested"]) <= names
+        # Dependencies come along; what every Debian host has (libc6) does not.
+        assert {"libmnl0", "libnftnl11", "libxtables12"} <= names and "libc6" not in names, names
+    expected = {p["path"]: p for p in bom["packages"]}
+    seen = {}
+    with tarfile.open(bundle["archive"]) as tar:
+        for member in tar:
+            if member.name.startswith("files/packages/"):
+                seen[member.name] = hashlib.sha256(tar.extractfile(member).read()).hexdigest()
+    assert sorted(seen) == sorted(expected)
+    for path, entry in expected.items():
+        assert path == "files/packages/%s/%s" % (entry["os"], entry["url"].rsplit("/", 1)[1])
+        assert seen[path] == entry["sha256"], path
 
 
 def test_preflight_refuses_a_bundle_without_the_clusters_cni(bundle, cluster_file):
