@@ -25,6 +25,7 @@ Standard library only.
 from __future__ import annotations
 
 import gzip
+import io
 import lzma
 import re
 
@@ -75,38 +76,59 @@ def index_path(release, component, arch):
 
 # -- Packages --------------------------------------------------------------------------------
 
-def decompress(data, path):
-    """The text of a Packages index, from its .xz, .gz or plain bytes (chosen by ``path``)."""
+def _lines(data, path):
+    """The lines of a Packages index from its .xz, .gz or plain bytes (chosen by ``path``),
+    decompressed as they are read."""
+    stream = io.BytesIO(data)
+    if path.endswith(".xz"):
+        stream = lzma.LZMAFile(stream)
+    elif path.endswith(".gz"):
+        stream = gzip.GzipFile(fileobj=stream)
     try:
-        if path.endswith(".xz"):
-            data = lzma.decompress(data)
-        elif path.endswith(".gz"):
-            data = gzip.decompress(data)
+        for line in io.TextIOWrapper(stream, encoding="utf-8", errors="replace"):
+            yield line
     except (lzma.LZMAError, OSError, EOFError) as exc:
         raise ArchiveError("cannot decompress %s: %s" % (path, exc))
-    return data.decode("utf-8", errors="replace")
 
 
-def parse_packages(text):
-    """The stanzas of a Packages index, each a ``{field: value}`` dict (continuation lines kept
-    in the value, joined by newlines)."""
+# The fields the closure and the bundle read; the rest of a stanza (descriptions, tags, Breaks)
+# is most of an index's size and is not kept.
+FIELDS = ("Package", "Version", "Architecture", "Essential", "Priority", "Depends", "Pre-Depends",
+          "Provides", "Filename", "Size", "SHA256")
+
+
+def parse_packages(text, fields=None):
+    """The stanzas of a Packages index (its text, or an iterable of its lines), each a
+    ``{field: value}`` dict (continuation lines kept in the value, joined by newlines); only
+    ``fields`` when given."""
     stanzas = []
-    for block in text.split("\n\n"):
-        stanza, key = {}, None
-        for line in block.split("\n"):
-            if not line:
-                continue
-            if line[0] in " \t":
-                if key is not None:
-                    stanza[key] += "\n" + line.strip()
-                continue
+    wanted = set(fields) if fields else None
+    stanza, key = {}, None
+    lines = text.splitlines() if isinstance(text, str) else text
+    for line in lines:
+        line = line.rstrip("\n")
+        if not line.strip():
+            if stanza:
+                stanzas.append(_checked(stanza))
+            stanza, key = {}, None
+        elif line[0] in " \t":
+            if key is not None:
+                stanza[key] += "\n" + line.strip()
+        else:
             key, dummy, value = line.partition(":")
+            if wanted is not None and key not in wanted:
+                key = None
+                continue
             stanza[key] = value.strip()
-        if stanza:
-            if "Package" not in stanza:
-                raise ArchiveError("a Packages stanza without a Package field: %r" % block[:120])
-            stanzas.append(stanza)
+    if stanza:
+        stanzas.append(_checked(stanza))
     return stanzas
+
+
+def _checked(stanza):
+    if "Package" not in stanza:
+        raise ArchiveError("a Packages stanza without a Package field: %r" % sorted(stanza)[:5])
+    return stanza
 
 
 def parse_relation(value):
@@ -204,7 +226,7 @@ class Archive:
     @classmethod
     def from_index(cls, data, path, avoid=()):
         """An Archive from the bytes of a Packages index (.xz, .gz or plain, by ``path``)."""
-        return cls(parse_packages(decompress(data, path)), avoid)
+        return cls(parse_packages(_lines(data, path), FIELDS), avoid)
 
     def _candidates(self, name):
         """Real packages that satisfy ``name``: itself, else its providers (base system first,
