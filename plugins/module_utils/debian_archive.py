@@ -85,8 +85,7 @@ def _lines(data, path):
     elif path.endswith(".gz"):
         stream = gzip.GzipFile(fileobj=stream)
     try:
-        for line in io.TextIOWrapper(stream, encoding="utf-8", errors="replace"):
-            yield line
+        yield from io.TextIOWrapper(stream, encoding="utf-8", errors="replace")
     except (lzma.LZMAError, OSError, EOFError) as exc:
         raise ArchiveError("cannot decompress %s: %s" % (path, exc))
 

@@ -108,7 +108,7 @@ def test_relations(value, expected):
     assert da.parse_relation(value) == expected
 
 
-@pytest.mark.parametrize("left, right, expected", [
+@pytest.mark.parametrize("first, second, expected", [
     ("1:1.4.7-1+b2", "1.4.8-2", 1),             # the epoch wins (conntrack)
     ("3.0.20-1~deb12u2", "3.0.20-1", -1),       # '~' sorts before the end (libssl3)
     ("2.38.1-5+deb12u3", "2.38.1-5", 1),        # a stable update (util-linux)
@@ -118,9 +118,9 @@ def test_relations(value, expected):
     ("7.6.q-32", "7.6.q-36", -1),               # letters in the upstream version (libwrap0)
     ("1.0", "1.0a", -1),
 ])
-def test_version_order(left, right, expected):
-    assert da.compare_versions(left, right) == expected
-    assert da.compare_versions(right, left) == -expected
+def test_version_order(first, second, expected):
+    assert da.compare_versions(first, second) == expected
+    assert da.compare_versions(second, first) == -expected
 
 
 # -- the closure ------------------------------------------------------------------------------
