@@ -86,6 +86,7 @@ class Kubectl:
 def wait_until(what, probe, timeout, interval=2.0):
     """Call probe() until it returns (True, detail); fail after `timeout` seconds with the last
     detail. A KubectlError inside probe counts as "not yet" (the API may be restarting)."""
+    __tracebackhide__ = True  # pylint: disable=unused-variable
     deadline = time.monotonic() + timeout
     detail = "never probed"
     while True:
@@ -98,6 +99,17 @@ def wait_until(what, probe, timeout, interval=2.0):
         if time.monotonic() >= deadline:
             raise AssertionError("%s: not within %ss; last seen: %s" % (what, timeout, detail))
         time.sleep(interval)
+
+
+def image_name(ref):
+    """An image reference without its digest, in the BOM's spelling (docker.io/library/...)."""
+    name = ref.split("@", 1)[0]
+    first = name.split("/", 1)[0]
+    if "/" not in name:
+        name = "docker.io/library/" + name
+    elif "." not in first and ":" not in first and first != "localhost":
+        name = "docker.io/" + name
+    return name
 
 
 # --- pods -----------------------------------------------------------------------------------------
@@ -127,6 +139,7 @@ def describe(pod):
 
 def wait_pods_ready(kubectl, namespace, names, timeout=180):
     """Wait until every named pod is Running and Ready; return the pods."""
+    __tracebackhide__ = True  # pylint: disable=unused-variable
     names = set(names)
 
     def probe():
