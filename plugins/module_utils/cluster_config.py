@@ -200,6 +200,14 @@ SCHEMA = {
                 "type": "str", "default": "cluster.local",
                 "description": "DNS domain of Services (CoreDNS and the kubelet's clusterDomain).",
             },
+            "upstreamDNS": {
+                "type": "list", "elements": "str", "default": ["/etc/resolv.conf"],
+                "description": "Where CoreDNS forwards names outside the cluster: DNS server "
+                               "addresses, or a resolv.conf path on the nodes (kubeadm's default "
+                               "is the node's /etc/resolv.conf). Empty for a site without DNS: "
+                               "CoreDNS then answers cluster names only, and does not fail for "
+                               "want of an upstream.",
+            },
         },
     },
     "cni": {
@@ -622,6 +630,12 @@ def _semantic_checks(config, problems, base_dir, check_files):
                 problems.add(host_field, "%s lies inside %s %s" % (ip, field, net))
     if ok("network.clusterDomain") and not _DNS_NAME.match(network["clusterDomain"]):
         problems.add("network.clusterDomain", "%r is not a DNS domain" % network["clusterDomain"])
+    if ok("network.upstreamDNS"):
+        for index, upstream in enumerate(network.get("upstreamDNS") or []):
+            host = upstream.rsplit(":", 1)[0] if upstream.count(":") == 1 else upstream
+            if not upstream.startswith("/") and _ip(host) is None:
+                problems.add("network.upstreamDNS[%d]" % index,
+                             "%r is neither an IP address (optionally :port) nor a resolv.conf path" % upstream)
 
     cni = config.get("cni") or {}
     calico = cni.get("calico") or {}
