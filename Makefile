@@ -14,13 +14,22 @@ LAB_CLUSTER := $(LAB_STATE)/lab.cluster.yml
 # The lab mirror stands in for upstream: the cluster file's sources point at it.
 LAB_HTTP := http://127.0.0.1:$(or $(AIRGAP_LAB_HTTP_PORT),18080)
 LAB_REGISTRY := http://127.0.0.1:$(or $(AIRGAP_LAB_REGISTRY_PORT),15000)
-LAB_SETTINGS := {"cluster_settings": {"addons": {"sampleApp": {"enabled": true}}, "sources": { \
+# The lab site has no DNS server (CoreDNS answers cluster names only). Its hosts are containers
+# on a machine without CAP_SYS_RESOURCE: containers cannot get
+# a negative OOM score adjustment (see the containerd role's containerd_restrict_oom_score_adj).
+LAB_SETTINGS := {"cluster_settings": {"addons": {"sampleApp": {"enabled": true}}, \
+  "network": {"upstreamDNS": []}, \
+  "vars": {"containerd_restrict_oom_score_adj": true}, "sources": { \
   "kubernetesReleases": "$(LAB_HTTP)/dl.k8s.io", "githubReleases": "$(LAB_HTTP)/github.com", \
   "debianArchive": "$(LAB_HTTP)/deb.debian.org/debian", \
   "registryK8sIo": "$(LAB_REGISTRY)/registry.k8s.io", "dockerHub": "$(LAB_REGISTRY)/docker.io", \
   "quayIo": "$(LAB_REGISTRY)/quay.io"}}}
 
-.PHONY: help deps venv lab lab-up lab-mirror lab-hosts lab-down test lint sanity units lab-test
+.PHONY: help deps venv lab lab-up lab-mirror lab-hosts lab-bundle lab-cluster lab-down test lint sanity units lab-test
+# ansible-playbook with this checkout as the collection airgap.kubernetes.
+ANSIBLE_PLAYBOOK = ANSIBLE_COLLECTIONS_PATH=$$($(PY) tests/collection.py) ansible-playbook
+LAB_KUBECONFIG := $(LAB_STATE)/lab/lab.kubeconfig
+KUBECTL := $(AIRGAP_LAB_CACHE)/mirror/files/dl.k8s.io/release/$(shell awk '/^kubernetes:/{f=1} f && /version:/{print $$2; exit}' lab/versions.yml)/bin/linux/amd64/kubectl
 
 help:
 	@echo "make lab         bring up the lab: mirror (connected side) + hosts (air-gapped side)"
@@ -52,7 +61,17 @@ lab-hosts: deps venv
 
 lab-up: lab-mirror lab-hosts
 
-lab: lab-up
+# The connected side: the bundle of the lab's cluster file, built from the mirror.
+lab-bundle: lab-up
+	$(ANSIBLE_PLAYBOOK) -i $(LAB_CLUSTER) playbooks/bundle.yml
+
+# The air-gapped side: site.yml against the lab hosts over SSH, from the bundle alone.
+lab-cluster: lab-bundle
+	$(ANSIBLE_PLAYBOOK) -i $(LAB_CLUSTER) site.yml
+
+lab: lab-cluster
+	$(KUBECTL) --kubeconfig $(LAB_KUBECONFIG) get nodes -o wide
+	$(KUBECTL) --kubeconfig $(LAB_KUBECONFIG) get ns
 
 lab-down: venv
 	$(PY) lab/hosts/labhosts.py down
