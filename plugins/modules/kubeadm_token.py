@@ -214,7 +214,8 @@ def main():
     if params["token"]:
         args.append(params["token"])
     args += ["--ttl", params["ttl"], "--description", params["description"]]
-    new = tokens.run(*args).strip().splitlines()[-1].strip() if not params["token"] else params["token"]
+    printed = tokens.run(*args).strip().splitlines()
+    new = params["token"] or (printed[-1].strip() if printed else "")
     if not ku.TOKEN_RE.match(new):
         module.fail_json(msg="kubeadm token create printed no token")
     current = tokens.list()
