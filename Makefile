@@ -29,7 +29,9 @@ LAB_SETTINGS := {"cluster_settings": {"addons": {"sampleApp": {"enabled": true}}
 # ansible-playbook with this checkout as the collection airgap.kubernetes.
 ANSIBLE_PLAYBOOK = ANSIBLE_COLLECTIONS_PATH=$$($(PY) tests/collection.py) ansible-playbook
 LAB_KUBECONFIG := $(LAB_STATE)/lab/lab.kubeconfig
-KUBECTL := $(AIRGAP_LAB_CACHE)/mirror/files/dl.k8s.io/release/$(shell awk '/^kubernetes:/{f=1} f && /version:/{print $$2; exit}' lab/versions.yml)/bin/linux/amd64/kubectl
+# The mirror serves files as downloads (not executable); the lab's kubectl is a copy.
+KUBECTL := $(LAB_STATE)/bin/kubectl
+KUBECTL_MIRROR := $(AIRGAP_LAB_CACHE)/mirror/files/dl.k8s.io/release/$(shell awk '/^kubernetes:/{f=1} f && /version:/{print $$2; exit}' lab/versions.yml)/bin/linux/amd64/kubectl
 
 help:
 	@echo "make lab         bring up the lab: mirror (connected side) + hosts (air-gapped side)"
@@ -70,6 +72,7 @@ lab-cluster: lab-bundle
 	$(ANSIBLE_PLAYBOOK) -i $(LAB_CLUSTER) site.yml
 
 lab: lab-cluster
+	install -D -m 0755 $(KUBECTL_MIRROR) $(KUBECTL)
 	$(KUBECTL) --kubeconfig $(LAB_KUBECONFIG) get nodes -o wide
 	$(KUBECTL) --kubeconfig $(LAB_KUBECONFIG) get ns
 
