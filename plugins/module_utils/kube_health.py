@@ -116,16 +116,20 @@ def probe_dns_pods(client, snap, timeout):
             continue
         if not pod_ready(pod) or meta.get("deletionTimestamp"):
             continue
-        probe = None
+        probe, port = None, None
         for container in (pod.get("spec") or {}).get("containers") or []:
-            probe = ((container.get("readinessProbe") or {}).get("httpGet")) or probe
+            probe = (container.get("readinessProbe") or {}).get("httpGet")
             if probe:
+                port = probe.get("port")
+                if not isinstance(port, int):  # a named port (kubeadm's CoreDNS: readiness-probe)
+                    port = next((p.get("containerPort") for p in container.get("ports") or []
+                                 if p.get("name") == port), None)
                 break
-        if not probe or not isinstance(probe.get("port"), int):
-            result[meta["name"]] = (None, "no HTTP readiness probe with a numeric port to ask")
+        if not probe or not port or (probe.get("scheme") or "HTTP") != "HTTP":
+            result[meta["name"]] = (None, "no HTTP readiness probe to ask")
             continue
         path = "/api/v1/namespaces/%s/pods/%s:%d/proxy%s" % (
-            DNS_NAMESPACE, quote(meta["name"]), probe["port"], probe.get("path") or "/")
+            DNS_NAMESPACE, quote(meta["name"]), port, probe.get("path") or "/")
         try:
             answer = client.request(path, timeout=timeout, accept="*/*")
         except KubeAPIError as exc:
@@ -234,7 +238,7 @@ def evaluate(snap, options):
     if "deployments" in snap or "deployments" in snap["errors"]:
         checks.append(_coredns(snap))
     checks.extend(_workloads(snap, options))
-    checks.extend(_pods(snap, options))
+    checks.extend(_pods(snap, options, now))
     if options.allowed_digests is not None and "pods" in snap:
         checks.extend(_images(snap, options))
     return checks
@@ -513,7 +517,7 @@ def _last_exit(status):
                                    " at %s" % term["finishedAt"] if term.get("finishedAt") else "")
 
 
-def _pods(snap, options):
+def _pods(snap, options, now):
     checks = []
     for pod in sorted(snap.get("pods") or [], key=name_of):
         meta = pod.get("metadata") or {}
@@ -524,7 +528,13 @@ def _pods(snap, options):
         phase = status.get("phase")
         where = " on %s" % pod["spec"]["nodeName"] if (pod.get("spec") or {}).get("nodeName") else ""
         if meta.get("deletionTimestamp"):
-            checks.append(check("pod", OK, "terminating%s" % where, obj))
+            # deletionTimestamp is when the grace period ends; a minute after it the pod is stuck.
+            overdue = (now - (parse_time(meta["deletionTimestamp"]) or now)).total_seconds()
+            if overdue > 60:
+                checks.append(check("pod", WARN, "terminating for %s past its grace period%s"
+                                    % (_age(overdue), where), obj))
+            else:
+                checks.append(check("pod", OK, "terminating%s" % where, obj))
             continue
         if phase == "Succeeded":
             checks.append(check("pod", OK, "completed%s" % where, obj))
@@ -537,7 +547,8 @@ def _pods(snap, options):
             if waiting.get("reason") in STUCK_REASONS:
                 problems.append("container %s: %s (%d restarts%s)%s" % (
                     cstatus.get("name"), waiting["reason"], restarts, _last_exit(cstatus),
-                    ": " + waiting["message"][:160] if waiting.get("message") else ""))
+                    ": " + waiting["message"][:160] if waiting.get("message") and waiting["reason"] != "CrashLoopBackOff"
+                    else ""))
             elif restarts >= options.restart_warn:
                 warnings.append("container %s restarted %d times%s"
                                 % (cstatus.get("name"), restarts, _last_exit(cstatus)))
@@ -546,8 +557,13 @@ def _pods(snap, options):
                 "Failed%s" % (": %s" % (status.get("message") or status.get("reason")) if status.get("reason") else ""))
         elif phase == "Pending" and not problems:
             scheduled = conditions(pod).get("PodScheduled") or {}
-            warnings.append("Pending%s" % (": " + scheduled["message"] if scheduled.get("status") == "False"
-                                           and scheduled.get("message") else ""))
+            if scheduled.get("status") == "False" and scheduled.get("message"):
+                detail = ": " + scheduled["message"]
+            else:
+                waiting = ["%s %s" % (c.get("name"), c["state"]["waiting"].get("reason")) for c in statuses
+                           if ((c.get("state") or {}).get("waiting") or {}).get("reason")]
+                detail = " (%s)" % ", ".join(waiting) if waiting else ""
+            warnings.append("Pending" + detail)
         elif phase == "Running" and not problems and not pod_ready(pod):
             warnings.append("Running but not Ready")
         if problems:

@@ -8,7 +8,7 @@
         api.log          # paths asked, in order (api.headers: their request headers)
         api.unknown      # paths asked that the fixture has no answer for (answered 404)
 
-An answer is {"status", "date", "content_type", and "json" or "text"}, as
+An answer is {"status", "date", "content_type", and "json" or "text"}, or {"stall": true}, as
 tests/e2e/test_health.py --capture records them from the lab. The server asks for a client
 certificate from pki's CA (as kube-apiserver does); stall=True accepts connections and the TLS
 handshake and then never answers.
@@ -47,6 +47,9 @@ class FakeAPIServer:
             recorded = {"status": 404, "content_type": "application/json", "json": {
                 "kind": "Status", "apiVersion": "v1", "status": "Failure", "reason": "NotFound", "code": 404,
                 "message": "the fake API server has no recorded answer for %s" % handler.path}}
+        if recorded.get("stall"):  # recorded as "no answer in time"
+            self.stop.wait(60)
+            return
         if "json" in recorded:
             body = json.dumps(recorded["json"]).encode()
         else:
