@@ -17,9 +17,11 @@ LAB_REGISTRY := http://127.0.0.1:$(or $(AIRGAP_LAB_REGISTRY_PORT),15000)
 # The lab site has no DNS server (CoreDNS answers cluster names only). Its hosts are containers
 # on a machine without CAP_SYS_RESOURCE: containers cannot get
 # a negative OOM score adjustment (see the containerd role's containerd_restrict_oom_score_adj).
+# SSH pipelining halves the round trips of a run (root logins: no requiretty to worry about).
 LAB_SETTINGS := {"cluster_settings": {"addons": {"sampleApp": {"enabled": true}}, \
   "network": {"upstreamDNS": []}, \
-  "vars": {"containerd_restrict_oom_score_adj": true}, "sources": { \
+  "vars": {"containerd_restrict_oom_score_adj": true, "ansible_pipelining": true, \
+           "ansible_python_interpreter": "/usr/bin/python3"}, "sources": { \
   "kubernetesReleases": "$(LAB_HTTP)/dl.k8s.io", "githubReleases": "$(LAB_HTTP)/github.com", \
   "debianArchive": "$(LAB_HTTP)/deb.debian.org/debian", \
   "registryK8sIo": "$(LAB_REGISTRY)/registry.k8s.io", "dockerHub": "$(LAB_REGISTRY)/docker.io", \
