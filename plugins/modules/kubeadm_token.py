@@ -15,8 +15,8 @@ description:
     O(min_ttl) left is reused, otherwise a new one is created with O(ttl) - and returns it with
     the discovery hash of the cluster CA, which is what C(kubeadm join) needs.
   - With O(state=absent) it deletes the tokens with that O(description) (or O(token)).
-  - The returned RV(token) is a credential. Ansible cannot hide a return value by itself, so run
-    the task with C(no_log: true) and pass the token on in a variable (see EXAMPLES).
+  - "The returned RV(token) is a credential. Ansible cannot hide a return value by itself, so run
+    the task with C(no_log: true) and pass the token on in a variable (see EXAMPLES)."
   - Uses the Python standard library and the C(kubeadm) binary only.
 options:
   state:
@@ -60,12 +60,14 @@ extends_documentation_fragment:
 attributes:
   check_mode:
     support: full
-    details: Reports whether a token would be created or deleted and changes nothing; a token that would be created is not returned.
+    details:
+      - Reports whether a token would be created or deleted and changes nothing; a token that would
+        be created is not returned.
   diff_mode:
     support: none
   idempotent:
     support: full
-    details: A second run within O(ttl) - O(min_ttl) reuses the same token and reports no change.
+    details: A second run within O(ttl) minus O(min_ttl) reuses the same token and reports no change.
 author:
   - airgap.kubernetes maintainers (@airgap)
 """
