@@ -21,10 +21,11 @@ description:
 options:
   state:
     description:
-      - V(present) makes sure a valid token exists and returns it; V(absent) deletes tokens;
-        V(list) only lists them (RV(tokens)).
+      - V(present) makes sure a valid token exists and returns it; V(absent) deletes tokens.
+        Every run returns the tokens (RV(tokens)); in check mode nothing changes, so a check-mode
+        run lists them.
     type: str
-    choices: [present, absent, list]
+    choices: [present, absent]
     default: present
   description:
     description: The token's description, which identifies it between runs.
@@ -165,7 +166,7 @@ class Tokens:
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            state=dict(type="str", choices=["present", "absent", "list"], default="present"),
+            state=dict(type="str", choices=["present", "absent"], default="present"),
             description=dict(type="str", default="airgap.kubernetes join"),
             token=dict(type="str", no_log=True),
             ttl=dict(type="str", default="15m"),
@@ -185,9 +186,6 @@ def main():
         mine = [t for t in current if t.get("token") == params["token"]]
     else:
         mine = [t for t in current if t.get("description") == params["description"]]
-
-    if params["state"] == "list":
-        module.exit_json(changed=False, tokens=[_public(t) for t in current])
 
     if params["state"] == "absent":
         ids = [t["token"].split(".")[0] for t in mine]
