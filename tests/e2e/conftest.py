@@ -198,7 +198,12 @@ def fixture_namespace(request, kubectl):
                lambda: (kubectl.run("get", "serviceaccount", "default", namespace=name, check=False,
                                     timeout=15).returncode == 0, "absent"), timeout=60, interval=1)
     yield name
-    kubectl("delete", "namespace", name, "--wait=true", "--timeout=180s", timeout=200)
+    deleted = kubectl.run("delete", "namespace", name, "--wait=true", "--timeout=120s", check=False, timeout=140)
+    if deleted.returncode != 0:
+        status = kubectl.json("get", "namespace", name).get("status", {})
+        why = ["%s: %s" % (c["type"], c.get("message")) for c in status.get("conditions") or [] if c["status"] == "True"]
+        raise AssertionError("namespace %s not deleted within 120 s (%s): %s"
+                             % (name, status.get("phase"), "; ".join(why) or deleted.stderr.strip()))
 
 
 @pytest.fixture(name="lab_host", scope="session")

@@ -52,14 +52,14 @@ LOGFMT = re.compile(r'([\w.]+)=("(?:[^"\\]|\\.)*"|\S*)')
 
 
 def registry_requests(lab_host, registry, since):
-    """(client address, method, uri) of the requests the site registry answered with 200 since
-    `since` (distribution logs one logfmt line per response)."""
+    """(client address, method, uri) of the authenticated requests the site registry logged since
+    `since` (distribution logs each as "authorized request", in logfmt)."""
     out = lab_host(registry["name"]).check_output(
         "timeout 30 journalctl -u airgap-registry --since %s --no-pager -o cat", "@%d" % since)
     found = []
     for line in out.splitlines():
         fields = {k: v.strip('"') for k, v in LOGFMT.findall(line)}
-        if fields.get("msg") == "response completed" and fields.get("http.response.status") == "200":
+        if fields.get("msg") == "authorized request":
             found.append((fields.get("http.request.remoteaddr", "").rsplit(":", 1)[0],
                           fields.get("http.request.method"), fields.get("http.request.uri", "")))
     return found
@@ -67,7 +67,8 @@ def registry_requests(lab_host, registry, since):
 
 def test_a_worker_pulls_a_bundle_image_from_the_site_registry(cluster, images, kubectl, lab_host, namespace):
     """Each worker asks the site registry for the image of a new pod (imagePullPolicy Always makes
-    containerd resolve the tag even when it holds the image), and the pod runs."""
+    containerd resolve the tag even when it holds the image), with the cluster's credentials, and
+    the pod runs (so the registry answered with the image)."""
     registry = cluster["registry_host"]
     assert registry, "the cluster file has no registry host"
     since = time.time() - 1
