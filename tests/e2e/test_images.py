@@ -107,7 +107,13 @@ def lab_reject_counters():
     return counters
 
 
-def test_an_image_not_in_the_bundle_fails_to_pull_and_nothing_leaves_the_lab(cluster, images, kubectl, namespace):
+def test_an_image_not_in_the_bundle_fails_to_pull_and_nothing_leaves_the_lab(cluster, images, kubectl, lab_host,
+                                                                              namespace):
+    """A tag the bundle lacks is asked of the site registry (which has no such tag); a registry the
+    cluster has no mirror for is not reached at all. Both pods fail with ErrImagePull or
+    ImagePullBackOff, and the machine's lab firewall rejected nothing meanwhile: no host tried to
+    reach the machine (where the connected side's mirror runs) or anything through it."""
+    since = time.time() - 1
     before = lab_reject_counters()
     assert len(before) >= 4, "the machine's lab firewall rules are missing: %s" % before
     worker = cluster["workers"][0]
@@ -141,6 +147,10 @@ def test_an_image_not_in_the_bundle_fails_to_pull_and_nothing_leaves_the_lab(clu
     for name, image in wanted.items():
         assert re.search(r"^%s\s.*%s" % (name, re.escape(image)), events, re.MULTILINE), \
             "no pull failure event for %s (%s)" % (name, image)
+    tag = wanted["missing-tag"].rsplit(":", 1)[1]
+    asked = [r for r in registry_requests(lab_host, cluster["registry_host"], since)
+             if r[0] == cluster["addresses"][worker] and r[2].split("?")[0].endswith("/manifests/" + tag)]
+    assert asked, "the site registry has no request from %s for the tag %s" % (worker, tag)
     # Let containerd retry once more (ImagePullBackOff starts at 10 s) before counting.
     time.sleep(12)
     after = lab_reject_counters()
