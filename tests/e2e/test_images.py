@@ -107,8 +107,8 @@ def lab_reject_counters():
     return counters
 
 
-def test_an_image_not_in_the_bundle_fails_to_pull_and_nothing_leaves_the_lab(cluster, images, kubectl, lab_host,
-                                                                              namespace):
+def test_an_image_not_in_the_bundle_fails_to_pull_and_nothing_leaves_the_lab(
+        cluster, images, kubectl, lab_host, namespace):
     """A tag the bundle lacks is asked of the site registry (which has no such tag); a registry the
     cluster has no mirror for is not reached at all. Both pods fail with ErrImagePull or
     ImagePullBackOff, and the machine's lab firewall rejected nothing meanwhile: no host tried to
