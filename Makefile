@@ -27,7 +27,7 @@ LAB_SETTINGS := {"cluster_settings": {"addons": {"sampleApp": {"enabled": true}}
   "registryK8sIo": "$(LAB_REGISTRY)/registry.k8s.io", "dockerHub": "$(LAB_REGISTRY)/docker.io", \
   "quayIo": "$(LAB_REGISTRY)/quay.io"}}}
 
-.PHONY: help deps venv lab lab-up lab-mirror lab-hosts lab-bundle lab-cluster lab-down test lint sanity units lab-test
+.PHONY: help deps venv lab lab-up lab-mirror lab-hosts lab-bundle lab-cluster lab-down test lint sanity units lab-test e2e
 # ansible-playbook with this checkout as the collection airgap.kubernetes.
 ANSIBLE_PLAYBOOK = ANSIBLE_COLLECTIONS_PATH=$$($(PY) tests/collection.py) ansible-playbook
 LAB_KUBECONFIG := $(LAB_STATE)/lab/lab.kubeconfig
@@ -82,7 +82,7 @@ lab-down: venv
 	$(PY) lab/hosts/labhosts.py down
 	$(PY) lab/mirror/serve.py down
 
-test: lint sanity units lab-test
+test: lint sanity units lab-test e2e
 
 lint: venv
 	yamllint --strict .
@@ -97,3 +97,9 @@ units: deps venv
 
 lab-test: lab-up
 	$(PY) -m pytest -q lab/tests tests/lab
+
+# The end-to-end suite (molecule/default): fresh lab hosts and the bundle (create), site.yml
+# (converge), a second site.yml that must change nothing (idempotence), tests/e2e (verify), and
+# the hosts removed (destroy).
+e2e: deps venv
+	ANSIBLE_COLLECTIONS_PATH=$$($(PY) tests/collection.py) molecule test
