@@ -82,7 +82,24 @@ def gather(client, options, timeout=None):
                 read_lists.append((kind, "/apis/apps/v1/namespaces/%s/%s" % (quote(namespace), kind)))
     try:
         for key, path in (("readyz", "/readyz?verbose"), ("livez", "/livez?verbose")):
-            answer = client.request(path, timeout=timeout, accept="text/plain")
+            try:
+                answer = client.request(path, timeout=timeout, accept="text/plain")
+            except KubeAPIError as exc:
+                if exc.kind != "timeout" or key != "readyz":
+                    raise
+                # /readyz waits on its slowest check (etcd, when etcd hangs); /livez may still say why.
+                snap["error"] = str(exc)
+                try:
+                    answer = client.request("/livez?verbose", timeout=timeout, accept="text/plain")
+                    snap["livez"] = {"status": answer.status, "text": answer.text}
+                except KubeAPIError:
+                    pass
+                return snap
+            if answer.status == 401:  # no point asking anything else
+                source = getattr(getattr(client, "config", None), "source", None) or "the kubeconfig"
+                raise KubeAPIError("GET %s%s: HTTP 401 Unauthorized: the API server does not accept the credentials "
+                                   "of %s (a client certificate from another cluster's CA, or expired?)"
+                                   % (client.server, path, source), status=401, kind="http")
             snap[key] = {"status": answer.status, "text": answer.text}
             snap.setdefault("date", answer.headers.get("Date"))
         try:
@@ -216,15 +233,15 @@ def _age(seconds):
 def evaluate(snap, options):
     """Checks from a snapshot, in a fixed order."""
     server = snap["server"]
-    checks = []
-    if "readyz" not in snap:
-        return [check("api_server", FAIL, snap.get("error") or "no answer", server)]
-    checks.append(check("api_server", OK, "answers", server) if not snap.get("error")
-                  else check("api_server", FAIL, snap["error"], server))
+    checks = [check("api_server", OK, "answers", server) if not snap.get("error")
+              else check("api_server", FAIL, snap["error"], server)]
     for key in ("readyz", "livez"):
         if key in snap:
             checks.extend(_health_endpoint(snap, key, server))
-    checks.append(_etcd(snap))
+    if "readyz" in snap or "livez" in snap:
+        checks.append(_etcd(snap))
+    if "readyz" not in snap:
+        return checks
     if snap.get("version") is not None or "version" in snap["errors"]:
         checks.append(_api_version(snap, options))
     for key, error in sorted(snap["errors"].items()):
@@ -265,7 +282,7 @@ def _etcd(snap):
                if e["name"].startswith("etcd")]
     obj = "etcd (API server /readyz and /livez etcd checks)"
     if not entries:
-        if snap["readyz"]["status"] != 200 and not parse_health(snap["readyz"]["text"]):
+        if "readyz" in snap and snap["readyz"]["status"] != 200 and not parse_health(snap["readyz"]["text"]):
             return check("etcd", FAIL, "/readyz answered HTTP %d without per-check detail" % snap["readyz"]["status"],
                          obj)
         return check("etcd", WARN, "the API server lists no etcd check in /readyz?verbose", obj)
@@ -540,15 +557,25 @@ def _pods(snap, options, now):
             checks.append(check("pod", OK, "completed%s" % where, obj))
             continue
         problems, warnings = [], []
-        statuses = (status.get("initContainerStatuses") or []) + (status.get("containerStatuses") or [])
+        init = status.get("initContainerStatuses") or []
+        statuses = init + (status.get("containerStatuses") or [])
+        restart_policy = (pod.get("spec") or {}).get("restartPolicy") or "Always"
         for cstatus in statuses:
             waiting = (cstatus.get("state") or {}).get("waiting") or {}
+            terminated = (cstatus.get("state") or {}).get("terminated") or {}
             restarts = cstatus.get("restartCount") or 0
             if waiting.get("reason") in STUCK_REASONS:
                 problems.append("container %s: %s (%d restarts%s)%s" % (
                     cstatus.get("name"), waiting["reason"], restarts, _last_exit(cstatus),
                     ": " + waiting["message"][:160] if waiting.get("message") and waiting["reason"] != "CrashLoopBackOff"
                     else ""))
+            elif terminated and restart_policy != "Never" and phase != "Succeeded" and (
+                    terminated.get("exitCode") or (cstatus not in init and restart_policy == "Always")):
+                # Between restarts the kubelet may report the last exit instead of CrashLoopBackOff.
+                problems.append("container %s: exited %s%s at %s and is being restarted (%d restarts): crash-looping"
+                                % (cstatus.get("name"), terminated.get("exitCode"),
+                                   " (%s)" % terminated["reason"] if terminated.get("reason") else "",
+                                   terminated.get("finishedAt", "?"), restarts))
             elif restarts >= options.restart_warn:
                 warnings.append("container %s restarted %d times%s"
                                 % (cstatus.get("name"), restarts, _last_exit(cstatus)))
