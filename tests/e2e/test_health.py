@@ -22,6 +22,7 @@ The same helpers record the unit tests' fixtures from the lab:
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import datetime
 import hashlib
@@ -73,7 +74,9 @@ def kubectl_binary():
     if not _KUBECTL:
         with open(KUBECTL + ".sha256", encoding="ascii") as handle:
             expected = handle.read().split()[0]
-        target = os.path.join(tempfile.mkdtemp(prefix="airgap-health-kubectl-"), "kubectl")
+        scratch = tempfile.mkdtemp(prefix="airgap-health-kubectl-")
+        atexit.register(shutil.rmtree, scratch, True)
+        target = os.path.join(scratch, "kubectl")
         shutil.copyfile(KUBECTL, target)
         with open(target, "rb") as handle:
             assert hashlib.file_digest(handle, "sha256").hexdigest() == expected, "kubectl does not match its .sha256"
