@@ -10,61 +10,43 @@
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import json
 import re
 
+from ansible_collections.airgap.kubernetes.plugins.module_utils import x509
+
 TOKEN_RE = re.compile(r"^([a-z0-9]{6})\.([a-z0-9]{16})$")
-_PEM_RE = re.compile(r"-----BEGIN CERTIFICATE-----(.+?)-----END CERTIFICATE-----", re.S)
 
 
 class KubeadmError(Exception):
     """A failure whose message says what was wrong."""
 
 
-def _der_item(data, pos):
-    """(tag, start of content, end of content) of the DER item at ``pos``."""
-    if pos + 2 > len(data):
-        raise KubeadmError("truncated DER at byte %d" % pos)
-    tag = data[pos]
-    length = data[pos + 1]
-    pos += 2
-    if length & 0x80:
-        count = length & 0x7F
-        if count == 0 or count > 4 or pos + count > len(data):
-            raise KubeadmError("bad DER length at byte %d" % pos)
-        length = int.from_bytes(data[pos:pos + count], "big")
-        pos += count
-    if pos + length > len(data):
-        raise KubeadmError("DER item at byte %d runs past the end" % pos)
-    return tag, pos, pos + length
-
-
 def spki_der(cert_der):
-    """The DER bytes of a certificate's SubjectPublicKeyInfo."""
-    tag, start, dummy = _der_item(cert_der, 0)  # Certificate
-    if tag != 0x30:
-        raise KubeadmError("not a DER certificate")
-    tag, pos, tbs_end = _der_item(cert_der, start)  # TBSCertificate
-    if tag != 0x30:
-        raise KubeadmError("not a DER certificate")
-    fields = []
-    while pos < tbs_end and len(fields) < 7:
-        tag, content, end = _der_item(cert_der, pos)
-        fields.append((tag, pos, end))
-        pos = end
-    if fields and fields[0][0] == 0xA0:  # [0] version, present in v3 certificates
-        fields = fields[1:]
-    # serialNumber, signature, issuer, validity, subject, subjectPublicKeyInfo
-    if len(fields) < 6 or fields[5][0] != 0x30:
-        raise KubeadmError("certificate has no subjectPublicKeyInfo")
-    return cert_der[fields[5][1]:fields[5][2]]
+    """The DER bytes of a certificate's SubjectPublicKeyInfo (the collection's DER reader)."""
+    data = bytes(cert_der)
+    try:
+        cert = x509.expect(x509.read_tlv(data, 0), x509.SEQUENCE, "Certificate")
+        tbs_element = x509.expect(x509.children(data, cert[1], cert[2])[0], x509.SEQUENCE, "tbsCertificate")
+        tbs = x509.children(data, tbs_element[1], tbs_element[2])
+        if tbs and tbs[0][0] == x509.EXPLICIT_0:  # version, present in v3 certificates
+            tbs = tbs[1:]
+        # serialNumber, signature, issuer, validity, subject, subjectPublicKeyInfo
+        if len(tbs) < 6 or tbs[5][0] != x509.SEQUENCE:
+            raise KubeadmError("certificate has no subjectPublicKeyInfo")
+    except (x509.CertificateError, IndexError) as exc:
+        raise KubeadmError("not a DER certificate: %s" % exc)
+    # The whole element, tag and length included: it starts where the subject ends.
+    return data[tbs[4][2]:tbs[5][2]]
 
 
 def pem_certificates(text):
     """DER bytes of every certificate in a PEM text."""
-    certs = [base64.b64decode("".join(block.split())) for block in _PEM_RE.findall(text)]
+    try:
+        certs = x509.pem_certificates(text)
+    except x509.CertificateError as exc:
+        raise KubeadmError(str(exc))
     if not certs:
         raise KubeadmError("no PEM certificate found")
     return certs
