@@ -169,22 +169,25 @@ def fixture_kubectl(cluster, tmp_path_factory):
         expected = handle.read().split()[0]
     target = tmp_path_factory.mktemp("kubectl") / "kubectl"
     shutil.copyfile(source, target)
-    with open(target, "rb") as handle:
-        assert hashlib.file_digest(handle, "sha256").hexdigest() == expected, "kubectl does not match its .sha256"
-    os.chmod(target, 0o755)
-    kubectl = Kubectl(target, cluster["kubeconfig"])
-    try:
-        kubectl("version", timeout=30)
-    except KubectlError as exc:
-        pytest.fail("the API server does not answer with %s: %s" % (cluster["kubeconfig"], exc), pytrace=False)
-    # Namespaces left by an interrupted run (label airgap.kubernetes/e2e, older than any run
-    # takes, so that a run beside this one keeps its own) go now.
-    now = datetime.datetime.now(datetime.timezone.utc)
-    for item in kubectl.items("namespaces", selector=E2E_LABEL):
-        created = datetime.datetime.fromisoformat(item["metadata"]["creationTimestamp"].replace("Z", "+00:00"))
-        if now - created > datetime.timedelta(hours=2):
-            kubectl("delete", "namespace", item["metadata"]["name"], "--wait=false", "--ignore-not-found")
-    return kubectl
+    try:  # the copy goes at the end, whatever happens: 62 MB, and pytest keeps three runs' tmp dirs
+        with open(target, "rb") as handle:
+            assert hashlib.file_digest(handle, "sha256").hexdigest() == expected, "kubectl does not match its .sha256"
+        os.chmod(target, 0o755)
+        kubectl = Kubectl(target, cluster["kubeconfig"])
+        try:
+            kubectl("version", timeout=30)
+        except KubectlError as exc:
+            pytest.fail("the API server does not answer with %s: %s" % (cluster["kubeconfig"], exc), pytrace=False)
+        # Namespaces left by an interrupted run (label airgap.kubernetes/e2e, older than any run
+        # takes, so that a run beside this one keeps its own) go now.
+        now = datetime.datetime.now(datetime.timezone.utc)
+        for item in kubectl.items("namespaces", selector=E2E_LABEL):
+            created = datetime.datetime.fromisoformat(item["metadata"]["creationTimestamp"].replace("Z", "+00:00"))
+            if now - created > datetime.timedelta(hours=2):
+                kubectl("delete", "namespace", item["metadata"]["name"], "--wait=false", "--ignore-not-found")
+        yield kubectl
+    finally:
+        target.unlink(missing_ok=True)
 
 
 @pytest.fixture(name="namespace", scope="module")
