@@ -36,11 +36,13 @@ KUBECTL := $(LAB_STATE)/bin/kubectl
 KUBECTL_MIRROR := $(AIRGAP_LAB_CACHE)/mirror/files/dl.k8s.io/release/$(shell awk '/^kubernetes:/{f=1} f && /version:/{print $$2; exit}' lab/versions.yml)/bin/linux/amd64/kubectl
 
 help:
-	@echo "make lab         bring up the lab: mirror (connected side) + hosts (air-gapped side)"
+	@echo "make lab         mirror + hosts, the bundle, site.yml, then kubectl get nodes and ns"
 	@echo "make lab-mirror  build the upstream-equivalent artifacts and serve them on 127.0.0.1"
 	@echo "make lab-hosts   start the systemd hosts on an --internal podman network"
+	@echo "make lab-bundle  build the lab cluster file's bundle from the mirror"
+	@echo "make lab-cluster run site.yml against the lab hosts"
 	@echo "make lab-down    remove everything the lab created"
-	@echo "make test        lint, sanity, unit tests and the lab's tests"
+	@echo "make test        lint, sanity, unit tests, the lab's tests and the end-to-end suite (make e2e)"
 
 deps:
 	@lab/deps.sh
