@@ -7,12 +7,14 @@ Build (``build``): every file of a cluster's plan (``releases.cluster_plan``) is
 checked against upstream's checksum file and any pin; every image is pulled by digest into an OCI
 image layout, its index kept as published (so its digest is upstream's) but only the target
 platform's manifest and blobs fetched; for every OS release of the plan, the Debian archive's
-Release file is fetched, the Packages index checked against it, the dependency closure of the
+signed Release file (InRelease) is fetched and its signature checked against the plan's keyring
+(gpgv), the Packages index checked against it, the dependency closure of the
 release's package names resolved (debian_archive.py) and every .deb checked against the index; a
 bill of materials (BOM) names every file, image and package with its sha256/digest; one tar
 archive holds the BOM, the files, the packages and the layout, with its sha256 next to it.
 Downloads go through a cache keyed by URL (files, checksum files, Release files, indexes, .debs,
-tag resolutions) and by digest (blobs), so a second build with the same cache downloads nothing.
+tag resolutions) and by digest (blobs), so a second build with the same cache downloads nothing;
+a cached InRelease is verified again at each build.
 
 Archive layout::
 
@@ -183,7 +185,8 @@ class Builder:
     def fetch_packages(self, item, pins=None):
         """The packages of one OS release of the plan: the dependency closure of its names, each
         .deb in the cache and checked against the archive's Packages index, itself checked
-        against the Release file. Returns (its ``osReleases`` BOM entry, its ``packages`` BOM
+        against the Release file whose signature (InRelease) verifies against the item's
+        ``keyring``. Returns (its ``osReleases`` BOM entry, its ``packages`` BOM
         entries, [(archive member, path in the cache)])."""
         try:
             return self._fetch_packages(item, pins or {}, self.refresh)
@@ -193,18 +196,21 @@ class Builder:
 
     def _fetch_packages(self, item, pins, refresh):
         dists = "%s/dists/%s" % (item["archive"], item["suite"])
-        release_url = dists + "/Release"
+        release_url = dists + "/InRelease"
         release_path = _cache_path(self.cache, "files", release_url)
         fresh = refresh or not os.path.exists(release_path)
         if fresh:
             self.log("download %s" % release_url)
             self._download(release_url, release_path)
+        # The signature is checked on every build, cached file or not: the cache is no trust
+        # anchor, the keyring is.
         try:
-            with open(release_path, encoding="utf-8", errors="replace") as handle:
-                release = debian_archive.parse_release(handle.read())
+            text, signers = debian_archive.verify_inrelease(release_path, item["keyring"])
+            release = debian_archive.parse_release(text)
             index_rel, index_sha, dummy = debian_archive.index_path(release, item["component"], item["arch"])
         except debian_archive.ArchiveError as exc:
-            raise BundleError("%s: %s %s" % (item["os"], release_url, exc))
+            os.unlink(release_path)  # never trusted, so never kept
+            raise BundleError("%s: %s: %s" % (item["os"], release_url, exc))
         index_url = dists + "/" + index_rel
         index_path = _cache_path(self.cache, "files", index_url)
         if not (os.path.exists(index_path) and sha256_file(index_path) == index_sha):
@@ -251,7 +257,7 @@ class Builder:
         os_entry = {
             "os": item["os"], "suite": item["suite"], "component": item["component"], "arch": item["arch"],
             "version": release.get("Version"), "date": release.get("Date"),
-            "release": {"url": release_url, "sha256": sha256_file(release_path)},
+            "release": {"url": release_url, "sha256": sha256_file(release_path), "signedBy": signers},
             "index": {"url": index_url, "sha256": index_sha},
             "requested": list(item["names"]),
         }
@@ -409,6 +415,11 @@ def build(plan, dest, cluster_name, kubernetes_version, cache=None, arch="amd64"
     """Build (or keep, when identical) the bundle of one plan in ``dest``. Returns a result dict
     with the archive, its sha256, the BOM and figures."""
     started = time.monotonic()
+    for item in plan.get("packages", []):  # before any download: a missing gpgv is no surprise at the end
+        try:
+            debian_archive.signature_tools(item["keyring"])
+        except debian_archive.ArchiveError as exc:
+            raise BundleError("%s: %s" % (item["os"], exc))
     cache = cache or os.path.join(dest, "cache")
     pin_map = dict(_pins_from(pins_from)) if pins_from else {}
     pin_map.update(pins or {})

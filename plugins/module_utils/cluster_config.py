@@ -29,6 +29,7 @@ from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.common.parameters import remove_values
 from ansible.module_utils.errors import RequiredError
 from ansible_collections.airgap.kubernetes.plugins.module_utils.releases import (
+    DEBIAN_KEYRING,
     DEFAULT_KUBERNETES_VERSION,
     OS_RELEASES,
     supported_versions,
@@ -320,6 +321,14 @@ SCHEMA = {
                 "description": "OS releases of the hosts, as <distribution>-<major version>; the "
                                "bundle carries the OS packages (.deb) each one lacks for Kubernetes, "
                                "with their dependencies. Default: every supported release.",
+            },
+            "debianKeyring": {
+                "type": "path", "default": DEBIAN_KEYRING,
+                "description": "OpenPGP public keys on the connected machine, relative to "
+                               "cluster.yml or absolute, that the Debian archive's signed Release "
+                               "files (InRelease) must verify against (with gpgv) before any of its "
+                               "packages is trusted. Default: Debian's archive keys as the package "
+                               "debian-archive-keyring installs them.",
             },
         },
     },
@@ -713,6 +722,7 @@ def resolve(config, base_dir=None):
     for key in ("caFile", "certFile", "keyFile"):
         registry["tls"][key] = _resolve_path(registry["tls"][key], base_dir)
     result["bundle"]["path"] = _resolve_path(result["bundle"]["path"], base_dir)
+    result["bundle"]["debianKeyring"] = _resolve_path(result["bundle"]["debianKeyring"], base_dir)
     return result
 
 

@@ -1,12 +1,13 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) airgap.kubernetes contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Reading a Debian archive: its Release file, its Packages index, and the dependency closure of
-a list of package names.
+"""Reading a Debian archive: its signed Release file (InRelease), its Packages index, and the
+dependency closure of a list of package names.
 
-The bundle (bundle.py) fetches and verifies the files; this module only parses and resolves, so
-that the lab's mirror builder computes the same closure by importing it. It has no imports from
-Ansible or from the collection: the lab loads it by path.
+The bundle (bundle.py) fetches the files and checks their checksums; this module checks the
+InRelease signature (with gpgv and a keyring, as apt does), parses and resolves, so that the
+lab's mirror builder trusts and computes exactly what the bundle does by importing it. It has no
+imports from Ansible or from the collection: the lab loads it by path.
 
 The closure follows Depends and Pre-Depends (not Recommends or Suggests). Version constraints
 are not solved: the archive's version of each package is taken (the highest, when a suite lists
@@ -27,7 +28,11 @@ from __future__ import annotations
 import gzip
 import io
 import lzma
+import os
 import re
+import shutil
+import subprocess
+import tempfile
 
 # Bump when the closure rules change, so cached closures (bundle.py) are computed again.
 REVISION = 1
@@ -40,6 +45,62 @@ class ArchiveError(Exception):
 
 
 # -- Release ---------------------------------------------------------------------------------
+
+def signature_tools(keyring, gpgv="gpgv"):
+    """The path of gpgv, when it and ``keyring`` are there; else ArchiveError saying what to
+    install (checked before a build downloads anything)."""
+    program = shutil.which(gpgv)
+    if not program:
+        raise ArchiveError("%s not found: install gpgv (Debian/Ubuntu: package gpgv, Fedora/RHEL: "
+                           "gnupg2) to check the archive's signature" % gpgv)
+    if not os.path.isfile(keyring):
+        raise ArchiveError("the keyring %s does not exist (Debian/Ubuntu: package "
+                           "debian-archive-keyring; or point bundle.debianKeyring at Debian's "
+                           "archive keys)" % keyring)
+    return program
+
+
+def verify_inrelease(path, keyring, gpgv="gpgv"):
+    """Check the OpenPGP signature of an InRelease file against ``keyring`` (a file of public
+    keys, such as Debian's /usr/share/keyrings/debian-archive-keyring.gpg) with gpgv, as apt
+    does: at least one good signature from a key of the keyring (an expired or revoked key does
+    not count), and no bad one. Returns ``(signed text, [fingerprints of the signing keys]``;
+    only the signed text is returned, so nothing outside the signature is ever read. Raises
+    ArchiveError naming what failed (gpgv missing, keyring missing, gpgv's verdict)."""
+    program = signature_tools(keyring, gpgv)
+    home = tempfile.mkdtemp(prefix="airgap-gpgv-")
+    try:
+        out = os.path.join(home, "Release")
+        run = subprocess.run(
+            [program, "--homedir", home, "--status-fd", "1", "--keyring", os.path.abspath(keyring),
+             "--output", out, path],
+            stdin=subprocess.DEVNULL, capture_output=True, text=True, check=False)
+        # One block of status lines per signature (NEWSIG); a block counts when gpgv calls it
+        # GOODSIG (EXPKEYSIG, REVKEYSIG, EXPSIG do not) and VALIDSIG names its key.
+        blocks = []
+        for line in run.stdout.splitlines():
+            words = line[9:].split() if line.startswith("[GNUPG:] ") else []
+            if words and words[0] == "NEWSIG":
+                blocks.append([])
+            elif words and blocks:
+                blocks[-1].append(words)
+        good, other = [], []
+        for block in blocks:
+            kinds = dict((words[0], words) for words in block)
+            if "GOODSIG" in kinds and "VALIDSIG" in kinds:
+                good.append(kinds["VALIDSIG"][1])
+            else:
+                other.extend(" ".join(kinds[kind][:2]) for kind in (
+                    "BADSIG", "EXPKEYSIG", "REVKEYSIG", "EXPSIG", "ERRSIG", "NO_PUBKEY") if kind in kinds)
+        if "BADSIG" in run.stdout or run.returncode != 0 or not good or not os.path.exists(out):
+            detail = "; ".join(other) if blocks else "no OpenPGP signature in it"
+            detail = detail or (run.stderr.strip().splitlines() or ["gpgv exit %d" % run.returncode])[-1]
+            raise ArchiveError("the signature does not verify against %s: %s" % (keyring, detail))
+        with open(out, encoding="utf-8", errors="replace") as handle:
+            return handle.read(), good
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+
 
 def parse_release(text):
     """The fields of a Release file: ``{field: value}``, and under ``"SHA256"`` a mapping

@@ -165,6 +165,9 @@ DEBIAN_NODE_PACKAGES = [
     "kmod",
 ]
 
+# Debian's archive signing keys as Debian and Ubuntu install them (package debian-archive-keyring).
+DEBIAN_KEYRING = "/usr/share/keyrings/debian-archive-keyring.gpg"
+
 # OS releases the bundle carries packages for (cluster.yml bundle.osReleases picks some).
 # ``avoid``: packages an alternative must not take for the base system when another member
 # satisfies it, as debootstrap does by hand (bookworm's init-system-helpers depends on
@@ -251,16 +254,17 @@ def release(version):
                        % (version, ", ".join(supported_versions()))) from None
 
 
-def package_plan(os_releases, sources, arch):
+def package_plan(os_releases, sources, arch, keyring=DEBIAN_KEYRING):
     """Resolve OS release rows: per OS id, the archive's base URL, suite, component,
-    architecture and the package names whose closure to bundle."""
+    architecture, the package names whose closure to bundle and the keyring its signed Release
+    file must verify against."""
     plan = []
     for os_id in dict.fromkeys(os_releases):
         row = OS_RELEASES[os_id]
         plan.append({
             "os": os_id, "suite": row["suite"], "component": row["component"], "arch": arch,
             "archive": sources[row["source"]].rstrip("/"), "names": list(row["packages"]),
-            "avoid": list(row["avoid"]),
+            "avoid": list(row["avoid"]), "keyring": keyring,
         })
     return plan
 
@@ -272,7 +276,7 @@ def cluster_plan(cluster, arch=DEFAULT_ARCH, include_cni=True):
     sources = cluster["sources"]
     files = artifact_plan(row["artifacts"], sources, arch, cluster)
     images = image_plan(row["images"], sources, cluster)
-    packages = package_plan(cluster["bundle"]["osReleases"], sources, arch)
+    packages = package_plan(cluster["bundle"]["osReleases"], sources, arch, cluster["bundle"]["debianKeyring"])
     plugin = cluster["cni"]["plugin"]
     cni = row["cni"].get(plugin)
     result = {"files": files, "images": images, "packages": packages, "cni": None, "missing_cni": None}

@@ -22,9 +22,10 @@ description:
   - For every OS release in C(bundle.osReleases) of the cluster file, the OS packages (.deb) a
     minimal host lacks for Kubernetes (the collection's table) and their dependency closure, from
     C(sources.debianArchive) as C(files/packages/<os id>/<file>) (C(debian-12), C(debian-13)). The
-    archive's C(Release) file is trusted as fetched (its GPG signature is not checked); the
-    Packages index is checked against it and every .deb against the index.
-  - Downloads go through a cache (files, Release files, indexes, .debs and tag resolutions by URL,
+    archive's signed Release file (C(InRelease)) must verify with C(gpgv) against the keys in
+    C(bundle.debianKeyring) (Debian's archive keyring by default), at every run; the Packages
+    index is checked against it and every .deb against the index.
+  - Downloads go through a cache (files, InRelease files, indexes, .debs and tag resolutions by URL,
     blobs by digest), so a second run with the same cache downloads nothing; an archive whose
     content would not change is kept.
   - Uses the Python standard library for HTTP and the registry protocol; no container tooling.
@@ -84,13 +85,16 @@ options:
   refresh:
     description:
       - Ask the registries again which digest each tag names, and fetch the Debian archive's
-        Release files again (a new point release); otherwise both are cached.
+        InRelease files again (a new point release); otherwise both are cached.
     type: bool
     default: false
   force:
     description: Write the archive even when an identical one exists.
     type: bool
     default: false
+requirements:
+  - C(gpgv) and the keys of C(bundle.debianKeyring) (Debian's archive keyring) on the controller,
+    when the cluster file asks for OS packages.
 extends_documentation_fragment:
   - airgap.kubernetes.attributes
   - airgap.kubernetes.attributes.controller

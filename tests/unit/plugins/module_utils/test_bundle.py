@@ -13,10 +13,12 @@ import lzma
 import os
 import tarfile
 import threading
+from types import SimpleNamespace
 
 import pytest
 
 from fake_registry import FakeRegistry
+from openpgp_key import SigningKey
 from test_oci_registry import image
 from ansible_collections.airgap.kubernetes.plugins.module_utils import bundle
 
@@ -230,12 +232,27 @@ DEBIAN = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "d
 CLOSURE = ["conntrack", "ebtables", "libmnl0", "libnetfilter-conntrack3", "libnfnetlink0", "netbase"]
 
 
-def publish_debian(root, changed=()):
+@pytest.fixture(name="archive_key", scope="module")
+def fixture_archive_key():
+    """The loopback archive's signing key (Debian's archive keys for the real one)."""
+    key = SigningKey("archive")
+    yield key
+    key.close()
+
+
+@pytest.fixture(name="debian")
+def fixture_debian(files, archive_key):
+    """The file server with a signed Debian archive: (root, url, the archive's key)."""
+    root, url = files
+    return root, url, archive_key
+
+
+def publish_debian(root, key, changed=()):
     """A Debian archive on the file server, from the real bookworm excerpts (test_debian_archive):
     the stanzas as they are, except that each .deb is a small stand-in file (the real ones are not
-    in this repository) whose Size and SHA256 replace the real ones; Packages.xz of that; and a
-    Release with the real header and the index's sha256. ``changed`` packages get other bytes,
-    as a point release would bring."""
+    in this repository) whose Size and SHA256 replace the real ones; Packages.xz of that; and an
+    InRelease with the real header and the index's sha256, clearsigned by ``key``. ``changed``
+    packages get other bytes, as a point release would bring."""
     with open(os.path.join(DEBIAN, "bookworm-main-amd64-Packages"), encoding="utf-8") as handle:
         stanzas = handle.read().rstrip("\n").split("\n\n")
     out = []
@@ -257,21 +274,21 @@ def publish_debian(root, changed=()):
     (dists / "main" / "binary-amd64" / "Packages.xz").write_bytes(index)
     with open(os.path.join(DEBIAN, "bookworm-Release"), encoding="utf-8") as handle:
         header = handle.read().split("MD5Sum:")[0]
-    (dists / "Release").write_text(header + "SHA256:\n %s %8d main/binary-amd64/Packages.xz\n"
-                                   % (hashlib.sha256(index).hexdigest(), len(index)))
+    (dists / "InRelease").write_bytes(key.clearsign(header + "SHA256:\n %s %8d main/binary-amd64/Packages.xz\n"
+                                                    % (hashlib.sha256(index).hexdigest(), len(index))))
     return hashlib.sha256(index).hexdigest()
 
 
-def package_plan(url, names=("conntrack", "ebtables")):
+def package_plan(url, key, names=("conntrack", "ebtables")):
     return {"files": [], "images": [], "cni": None, "packages": [{
         "os": "debian-12", "suite": "bookworm", "component": "main", "arch": "amd64",
-        "archive": url + "/debian", "names": list(names), "avoid": ["usrmerge"]}]}
+        "archive": url + "/debian", "names": list(names), "avoid": ["usrmerge"], "keyring": key.keyring}]}
 
 
-def test_packages_closure_bom_archive_and_warm_cache(files, tmp_path):
-    root, url = files
-    index_sha = publish_debian(root)
-    plan = package_plan(url)
+def test_packages_closure_bom_archive_and_warm_cache(debian, tmp_path):
+    root, url, key = debian
+    index_sha = publish_debian(root, key)
+    plan = package_plan(url, key)
     cache = str(tmp_path / "cache")
     first = bundle.build(plan, str(tmp_path / "out"), "demo", "v1.37.2", cache=cache)
     bom = first["bom"]
@@ -289,6 +306,8 @@ def test_packages_closure_bom_archive_and_warm_cache(files, tmp_path):
         "debian-12", "bookworm", "12.15", ["conntrack", "ebtables"])
     assert release["index"] == {"url": url + "/debian/dists/bookworm/main/binary-amd64/Packages.xz",
                                 "sha256": index_sha}
+    assert release["release"]["url"] == url + "/debian/dists/bookworm/InRelease"
+    assert release["release"]["signedBy"] == [key.fingerprint]
     with tarfile.open(first["archive"]) as tar:
         members = {m.name: m for m in tar.getmembers()}
         assert tar.extractfile(conntrack["path"]).read() == stand_in
@@ -307,62 +326,134 @@ def test_packages_closure_bom_archive_and_warm_cache(files, tmp_path):
     assert bundle.verify(first["archive"], plan, "v1.37.2", "amd64")[1] == []
 
 
-def test_a_corrupted_deb_is_refused_naming_it(files, tmp_path):
-    root, url = files
-    index_sha = publish_debian(root)
+def test_a_corrupted_deb_is_refused_naming_it(debian, tmp_path):
+    root, url, key = debian
+    index_sha = publish_debian(root, key)
     (root / "debian" / "pool/main/libm/libmnl/libmnl0_1.0.4-3_amd64.deb").write_bytes(b"corrupted")
     with pytest.raises(bundle.BundleError, match=(
             r"^package debian-12 libmnl0 1.0.4-3: downloaded http://127.0.0.1:\d+/debian/pool/main/libm/libmnl/"
             r"libmnl0_1.0.4-3_amd64.deb has sha256 %s, the Packages index http://127.0.0.1:\d+/debian/dists/"
             r"bookworm/main/binary-amd64/Packages.xz says [0-9a-f]{64}$" % hashlib.sha256(b"corrupted").hexdigest())):
-        bundle.build(package_plan(url), str(tmp_path / "out"), "demo", "v1.37.2", cache=str(tmp_path / "cache"))
+        bundle.build(package_plan(url, key), str(tmp_path / "out"), "demo", "v1.37.2", cache=str(tmp_path / "cache"))
     assert index_sha and not (tmp_path / "out").exists()
 
 
-def test_an_index_that_does_not_match_its_release_is_refused(files, tmp_path):
-    root, url = files
-    index_sha = publish_debian(root)
+def test_an_index_that_does_not_match_its_release_is_refused(debian, tmp_path):
+    root, url, key = debian
+    index_sha = publish_debian(root, key)
     index = root / "debian/dists/bookworm/main/binary-amd64/Packages.xz"
     index.write_bytes(index.read_bytes()[:-1] + b"\0")
     with pytest.raises(bundle.BundleError, match=(
             r"^debian-12: the Packages index http://127.0.0.1:\d+/debian/dists/bookworm/main/binary-amd64/"
-            r"Packages.xz has sha256 %s, http://127.0.0.1:\d+/debian/dists/bookworm/Release says %s$"
+            r"Packages.xz has sha256 %s, http://127.0.0.1:\d+/debian/dists/bookworm/InRelease says %s$"
             % (hashlib.sha256(index.read_bytes()).hexdigest(), index_sha))):
-        bundle.build(package_plan(url), str(tmp_path / "out"), "demo", "v1.37.2", cache=str(tmp_path / "cache"))
+        bundle.build(package_plan(url, key), str(tmp_path / "out"), "demo", "v1.37.2", cache=str(tmp_path / "cache"))
 
 
-def test_a_cached_release_the_archive_has_moved_past_is_fetched_again(files, tmp_path):
-    root, url = files
-    publish_debian(root)
+@pytest.fixture(name="stranger", scope="module")
+def fixture_stranger():
+    """A key that is not the archive's."""
+    key = SigningKey("stranger")
+    yield key
+    key.close()
+
+
+def refused(url, tmp_path, plan, cache=None, requests=None):
+    """Build ``plan``; assert that the archive's InRelease is refused before anything it names is
+    downloaded, and that it is not kept in the cache. Returns the message after the URL."""
+    cache = cache or str(tmp_path / "cache")
+    builder = bundle.Builder(cache)
+    with pytest.raises(bundle.BundleError) as caught:
+        builder.fetch_packages(plan["packages"][0])
+    prefix = "debian-12: %s/debian/dists/bookworm/InRelease: " % url
+    assert str(caught.value).startswith(prefix)
+    assert builder.stats["requests"] == (1 if requests is None else requests)  # the InRelease only
+    assert not os.path.exists(os.path.join(cache, "files", url.split("://")[1], "debian/dists/bookworm/InRelease"))
+    return str(caught.value)[len(prefix):]
+
+
+def test_an_inrelease_signed_by_a_key_outside_the_keyring_is_refused(debian, stranger, tmp_path):
+    root, url, key = debian
+    publish_debian(root, stranger)
+    message = refused(url, tmp_path, package_plan(url, key))
+    short = stranger.fingerprint[-16:]
+    assert message == "the signature does not verify against %s: ERRSIG %s; NO_PUBKEY %s" % (key.keyring, short, short)
+
+
+def test_an_inrelease_changed_after_signing_is_refused(debian, tmp_path):
+    root, url, key = debian
+    publish_debian(root, key)
+    inrelease = root / "debian/dists/bookworm/InRelease"
+    inrelease.write_bytes(inrelease.read_bytes().replace(b"Version: 12.15", b"Version: 12.16"))
+    message = refused(url, tmp_path, package_plan(url, key))
+    assert message == "the signature does not verify against %s: BADSIG %s" % (key.keyring, key.fingerprint[-16:])
+
+
+def test_an_unsigned_release_is_refused(debian, tmp_path):
+    root, url, key = debian
+    publish_debian(root, key)
+    inrelease = root / "debian/dists/bookworm/InRelease"
+    signed = inrelease.read_text()
+    inrelease.write_text(signed.split("\n\n", 1)[1].split("-----BEGIN PGP SIGNATURE-----")[0])
+    message = refused(url, tmp_path, package_plan(url, key))
+    assert message == "the signature does not verify against %s: no OpenPGP signature in it" % key.keyring
+
+
+def test_a_missing_keyring_is_named_before_any_download(files, tmp_path):
+    dummy, url = files
+    plan = package_plan(url, SimpleNamespace(keyring=str(tmp_path / "nowhere.gpg")))
+    plan["files"] = [{"name": "kubeadm", "version": "v1", "arch": "amd64", "file": "kubeadm",
+                      "url": url + "/rel/kubeadm", "checksum_url": url + "/rel/kubeadm.sha256", "sha256": None}]
+    with pytest.raises(bundle.BundleError, match=r"^debian-12: the keyring %s does not exist \(Debian/Ubuntu: "
+                                                 r"package debian-archive-keyring; " % (tmp_path / "nowhere.gpg")):
+        bundle.build(plan, str(tmp_path / "out"), "demo", "v1.37.2", cache=str(tmp_path / "cache"))
+    assert not (tmp_path / "cache").exists() and not (tmp_path / "out").exists()
+
+
+def test_a_cached_inrelease_is_verified_again(debian, stranger, tmp_path):
+    """The cache is no trust anchor: a keyring that no longer holds the archive's key refuses the
+    cached InRelease without a download."""
+    root, url, key = debian
+    publish_debian(root, key)
     cache = str(tmp_path / "cache")
-    first = bundle.build(package_plan(url), str(tmp_path / "out"), "demo", "v1.37.2", cache=cache)
+    bundle.build(package_plan(url, key), str(tmp_path / "out"), "demo", "v1.37.2", cache=cache)
+    message = refused(url, tmp_path, package_plan(url, stranger), cache=cache, requests=0)
+    assert message.startswith("the signature does not verify against %s: ERRSIG %s" % (
+        stranger.keyring, key.fingerprint[-16:]))
+
+
+def test_a_cached_release_the_archive_has_moved_past_is_fetched_again(debian, tmp_path):
+    root, url, key = debian
+    publish_debian(root, key)
+    cache = str(tmp_path / "cache")
+    first = bundle.build(package_plan(url, key), str(tmp_path / "out"), "demo", "v1.37.2", cache=cache)
     # A point release: libmnl0 changes, so do the index and the Release.
-    new_index = publish_debian(root, changed=["libmnl0"])
+    new_index = publish_debian(root, key, changed=["libmnl0"])
     cache_index = os.path.join(cache, "files", url.split("://")[1], "debian/dists/bookworm/main/binary-amd64/Packages.xz")
     os.unlink(cache_index)
-    second = bundle.build(package_plan(url), str(tmp_path / "out"), "demo", "v1.37.2", cache=cache)
+    second = bundle.build(package_plan(url, key), str(tmp_path / "out"), "demo", "v1.37.2", cache=cache)
     assert second["changed"] and second["bom"]["osReleases"][0]["index"]["sha256"] == new_index
     changed = [p["name"] for p, q in zip(first["bom"]["packages"], second["bom"]["packages"]) if p != q]
     assert changed == ["libmnl0"] and second["stats"]["packages_downloaded"] == 1
 
 
-def test_package_pins_must_agree_with_the_archive(files, tmp_path):
-    root, url = files
-    publish_debian(root)
+def test_package_pins_must_agree_with_the_archive(debian, tmp_path):
+    root, url, key = debian
+    publish_debian(root, key)
     path = "files/packages/debian-12/netbase_6.4_all.deb"
     with pytest.raises(bundle.BundleError, match=r"^package debian-12 netbase 6.4: the pinned sha256 0+ differs "
                                                  r"from the archive's Packages index http://.*/Packages.xz \(\w+\)$"):
-        bundle.build(package_plan(url), str(tmp_path / "out"), "demo", "v1.37.2", cache=str(tmp_path / "cache"),
+        bundle.build(package_plan(url, key), str(tmp_path / "out"), "demo", "v1.37.2", cache=str(tmp_path / "cache"),
                      pins={path: "0" * 64})
 
 
-def test_verify_names_a_changed_package_and_what_the_bom_lacks(files, tmp_path):
-    root, url = files
-    publish_debian(root)
-    result = bundle.build(package_plan(url), str(tmp_path / "out"), "demo", "v1.37.2", cache=str(tmp_path / "cache"))
+def test_verify_names_a_changed_package_and_what_the_bom_lacks(debian, tmp_path):
+    root, url, key = debian
+    publish_debian(root, key)
+    result = bundle.build(package_plan(url, key), str(tmp_path / "out"), "demo", "v1.37.2", cache=str(tmp_path / "cache"))
     path = "files/packages/debian-12/ebtables_2.0.11-5_amd64.deb"
     change_one_byte(result["archive"], path, fix_checksum=True)
-    plan = package_plan(url, names=("conntrack", "ebtables", "socat"))
+    plan = package_plan(url, key, names=("conntrack", "ebtables", "socat"))
     plan["packages"].append(dict(plan["packages"][0], os="debian-13", suite="trixie"))
     dummy, problems = bundle.verify(result["archive"], plan)
     entry = next(p for p in result["bom"]["packages"] if p["path"] == path)

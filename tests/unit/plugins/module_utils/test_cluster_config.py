@@ -96,6 +96,7 @@ def test_full_file_keeps_every_value_and_resolves_paths():
     assert cluster["registry"]["host"] == "reg1.example.net"
     assert cluster["registry"]["tls"]["certFile"] == os.path.join(files, "registry.pem")
     assert cluster["kubelet"]["extraArgs"] == {"max-pods": 200, "node-labels": "rack=a1"}
+    assert cluster["bundle"]["debianKeyring"] == os.path.join(os.path.dirname(path), "keys", "mirror-archive.gpg")
     for key in ("cni", "network", "addons", "sources", "controlPlane"):
         assert cluster[key] == raw[key]
 

@@ -184,3 +184,8 @@ def test_a_missing_package_or_dependency_is_named(stanzas):
         archive.closure(["conntrack"])
     with pytest.raises(da.ArchiveError, match=r"^iptables 1.8.9-2 \(requested\) Depends libnfnetlink0: "):
         archive.closure(["iptables"])
+
+
+def test_a_signature_check_without_gpgv_says_what_to_install(tmp_path):
+    with pytest.raises(da.ArchiveError, match=r"^no-such-gpgv not found: install gpgv "):
+        da.verify_inrelease(str(tmp_path / "InRelease"), str(tmp_path / "keyring.gpg"), gpgv="no-such-gpgv")
