@@ -17,6 +17,9 @@ PACKAGES=(
   pigz
   curl
   openssl           # the unit tests make a TLS certificate for a loopback registry
+  gpgv              # the bundle checks the Debian archive's signed Release files (InRelease)
+  debian-archive-keyring  # ... against Debian's archive keys
+  gnupg             # the unit tests sign a loopback archive's InRelease with a key of their own
 )
 
 missing=()

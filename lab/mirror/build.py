@@ -5,7 +5,7 @@ Files land in $AIRGAP_LAB_CACHE/mirror/files/<upstream host>/<upstream path> wit
 names, archive formats and checksum files; images are pushed to the mirror registry under
 <upstream registry>/<repository>:<tag>. Everything is keyed by the versions in lab/versions.yml:
 a warm run finds every output in place, builds nothing and only makes sure the servers run.
-The Debian archive subset (deb.debian.org/debian: Release, Packages.xz and the .debs the
+The Debian archive subset (deb.debian.org/debian: InRelease, Packages.xz and the .debs the
 collection's OS package table needs) is fetched, not built: a snapshot of upstream, kept until
 the table changes.
 
@@ -25,6 +25,7 @@ import subprocess
 import sys
 import tarfile
 import time
+import tempfile
 import urllib.request
 from pathlib import Path
 
@@ -52,7 +53,7 @@ SRC = HERE / "src"
 # Bump a recipe's revision when its build steps change, so cached outputs are rebuilt.
 REVISION = {"kubernetes": 1, "containerd": 1, "runc": 1, "cni_plugins": 1, "crictl": 1, "etcd": 1,
             "coredns": 1, "pause": 1, "metrics_server": 1, "registry": 1, "hello": 1, "kube_router": 1,
-            "go_containerregistry": 1, "debian_archive": 1}
+            "go_containerregistry": 1, "debian_archive": 2}
 
 # The Debian userland for images whose programs call iptables and friends, as upstream's
 # distroless-iptables gives kube-proxy.
@@ -533,9 +534,10 @@ def fetch(url: str, sha: str | None = None) -> bytes:
 
 
 def component_debian_archive() -> None:
-    """For each OS release of the collection's table: the real Release and Packages.xz of its
-    suite and the pool files of the dependency closure of its packages (computed by the
-    collection's resolver), from the connected side (lab/debian.py's mirror)."""
+    """For each OS release of the collection's table: the real InRelease (signed by Debian, its
+    signature checked with the collection's code against this machine's Debian keyring) and
+    Packages.xz of its suite and the pool files of the dependency closure of its packages
+    (computed by the collection's resolver), from the connected side (lab/debian.py's mirror)."""
     releases = collection_module("releases")
     archive = collection_module("debian_archive")
     for os_id, row in releases.OS_RELEASES.items():
@@ -550,15 +552,22 @@ def component_debian_archive() -> None:
                 index["files"].update((rel, digest) for rel, digest, size in recorded["files"])
                 continue
         upstream = f"{debian.MIRROR}/dists/{suite}"
-        release_bytes = fetch(f"{upstream}/Release")
-        release = archive.parse_release(release_bytes.decode())
+        release_bytes = fetch(f"{upstream}/InRelease")
+        with tempfile.NamedTemporaryFile(suffix=".InRelease") as signed:
+            signed.write(release_bytes)
+            signed.flush()
+            try:
+                text, dummy = archive.verify_inrelease(signed.name, releases.DEBIAN_KEYRING)
+            except archive.ArchiveError as exc:
+                raise SystemExit(f"lab-mirror: {upstream}/InRelease: {exc}")
+        release = archive.parse_release(text)
         index_rel, index_sha, dummy = archive.index_path(release, component, ARCH)
         index_bytes = fetch(f"{upstream}/{index_rel}", index_sha)
         closure = archive.Archive.from_index(index_bytes, index_rel, row["avoid"]).closure(row["packages"])
         log(f"debian {os_id} ({suite} {release.get('Version')}): {len(closure)} packages, "
             f"{sum(int(s['Size']) for s in closure) / 1048576:.1f} MiB")
         files = []
-        # Pool files first, the Release last: the mirror never names what it does not hold.
+        # Pool files first, the InRelease last: the mirror never names what it does not hold.
         for stanza in closure:
             digest = stanza["SHA256"]
             rel = f"{DEBIAN_REL}/{stanza['Filename']}"
@@ -567,7 +576,7 @@ def component_debian_archive() -> None:
             files.append((rel, digest))
         publish(f"{DEBIAN_REL}/dists/{suite}/{index_rel}", index_bytes, key=index_sha)
         files.append((f"{DEBIAN_REL}/dists/{suite}/{index_rel}", index_sha))
-        release_rel = f"{DEBIAN_REL}/dists/{suite}/Release"
+        release_rel = f"{DEBIAN_REL}/dists/{suite}/InRelease"
         publish(release_rel, release_bytes, key=hashlib.sha256(release_bytes).hexdigest())
         files.append((release_rel, index["files"][release_rel]))
         stamp.parent.mkdir(parents=True, exist_ok=True)

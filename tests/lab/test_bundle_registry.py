@@ -22,6 +22,7 @@ import ssl
 import subprocess
 import sys
 import tarfile
+import tempfile
 import urllib.error
 import urllib.request
 
@@ -99,12 +100,25 @@ def test_bundle_builds_from_the_mirror_and_a_warm_rebuild_downloads_nothing(bund
         assert index["files"][rel] == entry["sha256"], rel
 
 
+def debian_key_fingerprints():
+    """Every (sub)key fingerprint of Debian's archive keyring on this machine."""
+    with tempfile.TemporaryDirectory(prefix="gpg-", dir="/tmp") as home:
+        listing = subprocess.run(["gpg", "--homedir", home, "--batch", "--with-colons", "--show-keys",
+                                  "/usr/share/keyrings/debian-archive-keyring.gpg"],
+                                 check=True, capture_output=True, text=True).stdout
+    return {line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr:")}
+
+
 def test_bundle_carries_the_os_packages_of_debian_12_and_13(bundle):
     bom = bundle["bom"]
     releases = {r["os"]: r for r in bom["osReleases"]}
     assert sorted(releases) == ["debian-12", "debian-13"]
     assert (releases["debian-12"]["suite"], releases["debian-13"]["suite"]) == ("bookworm", "trixie")
+    debian_keys = debian_key_fingerprints()
     for os_id, release in releases.items():
+        # The mirror serves Debian's own InRelease: its signatures are Debian's archive keys'.
+        assert release["release"]["url"].endswith("/deb.debian.org/debian/dists/%s/InRelease" % release["suite"])
+        assert release["release"]["signedBy"] and set(release["release"]["signedBy"]) <= debian_keys, release
         assert release["index"]["url"].startswith("http://127.0.0.1:18080/deb.debian.org/debian/dists/")
         names = {p["name"] for p in bom["packages"] if p["os"] == os_id}
         assert {"conntrack", "socat", "ethtool", "ebtables", "ipset", "iptables", "iproute2", "kmod"} <= names
