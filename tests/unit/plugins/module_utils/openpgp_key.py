@@ -14,12 +14,15 @@ import tempfile
 
 class SigningKey:
     """A new ed25519 key in a gpg home of its own; ``keyring`` is its public key as a file for
-    gpgv (what bundle.debianKeyring points at)."""
+    gpgv (what bundle.debianKeyring points at). ``made_at`` (gpg's YYYYMMDDTHHMMSS) makes the key
+    and its signatures at that time, so that with ``expires`` (such as "1d") it is an expired
+    key today whose signatures were made while it was valid."""
 
-    def __init__(self, name):
+    def __init__(self, name, made_at=None, expires="never"):
         # A short directory: gpg-agent's socket path must fit in a sockaddr_un.
         self.home = tempfile.mkdtemp(prefix="gpg-", dir="/tmp")
-        self._gpg("--quick-gen-key", "%s <%s@airgap.invalid>" % (name, name), "ed25519", "sign", "never")
+        self.clock = ["--faked-system-time", made_at] if made_at else []
+        self._gpg("--quick-gen-key", "%s <%s@airgap.invalid>" % (name, name), "ed25519", "sign", expires)
         self.keyring = os.path.join(self.home, "keyring.gpg")
         with open(self.keyring, "wb") as out:
             out.write(self._gpg("--export").stdout)
@@ -28,7 +31,7 @@ class SigningKey:
 
     def _gpg(self, *args, data=None):
         return subprocess.run(["gpg", "--homedir", self.home, "--batch", "--quiet", "--pinentry-mode", "loopback",
-                               "--passphrase", ""] + list(args),
+                               "--passphrase", ""] + self.clock + list(args),
                               input=data, capture_output=True, check=True)
 
     def clearsign(self, text):

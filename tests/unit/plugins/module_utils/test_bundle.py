@@ -13,7 +13,6 @@ import lzma
 import os
 import tarfile
 import threading
-from types import SimpleNamespace
 
 import pytest
 
@@ -279,16 +278,16 @@ def publish_debian(root, key, changed=()):
     return hashlib.sha256(index).hexdigest()
 
 
-def package_plan(url, key, names=("conntrack", "ebtables")):
+def package_plan(url, keyring, names=("conntrack", "ebtables")):
     return {"files": [], "images": [], "cni": None, "packages": [{
         "os": "debian-12", "suite": "bookworm", "component": "main", "arch": "amd64",
-        "archive": url + "/debian", "names": list(names), "avoid": ["usrmerge"], "keyring": key.keyring}]}
+        "archive": url + "/debian", "names": list(names), "avoid": ["usrmerge"], "keyring": keyring}]}
 
 
 def test_packages_closure_bom_archive_and_warm_cache(debian, tmp_path):
     root, url, key = debian
     index_sha = publish_debian(root, key)
-    plan = package_plan(url, key)
+    plan = package_plan(url, key.keyring)
     cache = str(tmp_path / "cache")
     first = bundle.build(plan, str(tmp_path / "out"), "demo", "v1.37.2", cache=cache)
     bom = first["bom"]
@@ -334,7 +333,7 @@ def test_a_corrupted_deb_is_refused_naming_it(debian, tmp_path):
             r"^package debian-12 libmnl0 1.0.4-3: downloaded http://127.0.0.1:\d+/debian/pool/main/libm/libmnl/"
             r"libmnl0_1.0.4-3_amd64.deb has sha256 %s, the Packages index http://127.0.0.1:\d+/debian/dists/"
             r"bookworm/main/binary-amd64/Packages.xz says [0-9a-f]{64}$" % hashlib.sha256(b"corrupted").hexdigest())):
-        bundle.build(package_plan(url, key), str(tmp_path / "out"), "demo", "v1.37.2", cache=str(tmp_path / "cache"))
+        bundle.build(package_plan(url, key.keyring), str(tmp_path / "out"), "demo", "v1.37.2", cache=str(tmp_path / "cache"))
     assert index_sha and not (tmp_path / "out").exists()
 
 
@@ -347,7 +346,7 @@ def test_an_index_that_does_not_match_its_release_is_refused(debian, tmp_path):
             r"^debian-12: the Packages index http://127.0.0.1:\d+/debian/dists/bookworm/main/binary-amd64/"
             r"Packages.xz has sha256 %s, http://127.0.0.1:\d+/debian/dists/bookworm/InRelease says %s$"
             % (hashlib.sha256(index.read_bytes()).hexdigest(), index_sha))):
-        bundle.build(package_plan(url, key), str(tmp_path / "out"), "demo", "v1.37.2", cache=str(tmp_path / "cache"))
+        bundle.build(package_plan(url, key.keyring), str(tmp_path / "out"), "demo", "v1.37.2", cache=str(tmp_path / "cache"))
 
 
 @pytest.fixture(name="stranger", scope="module")
@@ -375,7 +374,7 @@ def refused(url, tmp_path, plan, cache=None, requests=None):
 def test_an_inrelease_signed_by_a_key_outside_the_keyring_is_refused(debian, stranger, tmp_path):
     root, url, key = debian
     publish_debian(root, stranger)
-    message = refused(url, tmp_path, package_plan(url, key))
+    message = refused(url, tmp_path, package_plan(url, key.keyring))
     short = stranger.fingerprint[-16:]
     assert message == "the signature does not verify against %s: ERRSIG %s; NO_PUBKEY %s" % (key.keyring, short, short)
 
@@ -385,7 +384,7 @@ def test_an_inrelease_changed_after_signing_is_refused(debian, tmp_path):
     publish_debian(root, key)
     inrelease = root / "debian/dists/bookworm/InRelease"
     inrelease.write_bytes(inrelease.read_bytes().replace(b"Version: 12.15", b"Version: 12.16"))
-    message = refused(url, tmp_path, package_plan(url, key))
+    message = refused(url, tmp_path, package_plan(url, key.keyring))
     assert message == "the signature does not verify against %s: BADSIG %s" % (key.keyring, key.fingerprint[-16:])
 
 
@@ -395,13 +394,27 @@ def test_an_unsigned_release_is_refused(debian, tmp_path):
     inrelease = root / "debian/dists/bookworm/InRelease"
     signed = inrelease.read_text()
     inrelease.write_text(signed.split("\n\n", 1)[1].split("-----BEGIN PGP SIGNATURE-----")[0])
-    message = refused(url, tmp_path, package_plan(url, key))
+    message = refused(url, tmp_path, package_plan(url, key.keyring))
     assert message == "the signature does not verify against %s: no OpenPGP signature in it" % key.keyring
+
+
+def test_a_signature_by_an_expired_key_is_refused(debian, tmp_path):
+    """apt's rule: a signature made while the key was valid does not count once the key has
+    expired (EXPKEYSIG), however good the signature."""
+    root, url, dummy = debian
+    expired = SigningKey("expired", made_at="20200101T000000", expires="1d")
+    try:
+        publish_debian(root, expired)
+        message = refused(url, tmp_path, package_plan(url, expired.keyring))
+        assert message == "the signature does not verify against %s: EXPKEYSIG %s" % (
+            expired.keyring, expired.fingerprint[-16:])
+    finally:
+        expired.close()
 
 
 def test_a_missing_keyring_is_named_before_any_download(files, tmp_path):
     dummy, url = files
-    plan = package_plan(url, SimpleNamespace(keyring=str(tmp_path / "nowhere.gpg")))
+    plan = package_plan(url, str(tmp_path / "nowhere.gpg"))
     plan["files"] = [{"name": "kubeadm", "version": "v1", "arch": "amd64", "file": "kubeadm",
                       "url": url + "/rel/kubeadm", "checksum_url": url + "/rel/kubeadm.sha256", "sha256": None}]
     with pytest.raises(bundle.BundleError, match=r"^debian-12: the keyring %s does not exist \(Debian/Ubuntu: "
@@ -416,8 +429,8 @@ def test_a_cached_inrelease_is_verified_again(debian, stranger, tmp_path):
     root, url, key = debian
     publish_debian(root, key)
     cache = str(tmp_path / "cache")
-    bundle.build(package_plan(url, key), str(tmp_path / "out"), "demo", "v1.37.2", cache=cache)
-    message = refused(url, tmp_path, package_plan(url, stranger), cache=cache, requests=0)
+    bundle.build(package_plan(url, key.keyring), str(tmp_path / "out"), "demo", "v1.37.2", cache=cache)
+    message = refused(url, tmp_path, package_plan(url, stranger.keyring), cache=cache, requests=0)
     assert message.startswith("the signature does not verify against %s: ERRSIG %s" % (
         stranger.keyring, key.fingerprint[-16:]))
 
@@ -426,12 +439,12 @@ def test_a_cached_release_the_archive_has_moved_past_is_fetched_again(debian, tm
     root, url, key = debian
     publish_debian(root, key)
     cache = str(tmp_path / "cache")
-    first = bundle.build(package_plan(url, key), str(tmp_path / "out"), "demo", "v1.37.2", cache=cache)
+    first = bundle.build(package_plan(url, key.keyring), str(tmp_path / "out"), "demo", "v1.37.2", cache=cache)
     # A point release: libmnl0 changes, so do the index and the Release.
     new_index = publish_debian(root, key, changed=["libmnl0"])
     cache_index = os.path.join(cache, "files", url.split("://")[1], "debian/dists/bookworm/main/binary-amd64/Packages.xz")
     os.unlink(cache_index)
-    second = bundle.build(package_plan(url, key), str(tmp_path / "out"), "demo", "v1.37.2", cache=cache)
+    second = bundle.build(package_plan(url, key.keyring), str(tmp_path / "out"), "demo", "v1.37.2", cache=cache)
     assert second["changed"] and second["bom"]["osReleases"][0]["index"]["sha256"] == new_index
     changed = [p["name"] for p, q in zip(first["bom"]["packages"], second["bom"]["packages"]) if p != q]
     assert changed == ["libmnl0"] and second["stats"]["packages_downloaded"] == 1
@@ -443,17 +456,17 @@ def test_package_pins_must_agree_with_the_archive(debian, tmp_path):
     path = "files/packages/debian-12/netbase_6.4_all.deb"
     with pytest.raises(bundle.BundleError, match=r"^package debian-12 netbase 6.4: the pinned sha256 0+ differs "
                                                  r"from the archive's Packages index http://.*/Packages.xz \(\w+\)$"):
-        bundle.build(package_plan(url, key), str(tmp_path / "out"), "demo", "v1.37.2", cache=str(tmp_path / "cache"),
+        bundle.build(package_plan(url, key.keyring), str(tmp_path / "out"), "demo", "v1.37.2", cache=str(tmp_path / "cache"),
                      pins={path: "0" * 64})
 
 
 def test_verify_names_a_changed_package_and_what_the_bom_lacks(debian, tmp_path):
     root, url, key = debian
     publish_debian(root, key)
-    result = bundle.build(package_plan(url, key), str(tmp_path / "out"), "demo", "v1.37.2", cache=str(tmp_path / "cache"))
+    result = bundle.build(package_plan(url, key.keyring), str(tmp_path / "out"), "demo", "v1.37.2", cache=str(tmp_path / "cache"))
     path = "files/packages/debian-12/ebtables_2.0.11-5_amd64.deb"
     change_one_byte(result["archive"], path, fix_checksum=True)
-    plan = package_plan(url, key, names=("conntrack", "ebtables", "socat"))
+    plan = package_plan(url, key.keyring, names=("conntrack", "ebtables", "socat"))
     plan["packages"].append(dict(plan["packages"][0], os="debian-13", suite="trixie"))
     dummy, problems = bundle.verify(result["archive"], plan)
     entry = next(p for p in result["bom"]["packages"] if p["path"] == path)
