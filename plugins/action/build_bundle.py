@@ -10,9 +10,9 @@ import os
 
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
-from ansible_collections.airgap.kubernetes.plugins.module_utils import bundle
+from ansible_collections.airgap.kubernetes.plugins.plugin_utils import bundle
 from ansible_collections.airgap.kubernetes.plugins.plugin_utils.cluster_file import load_cluster
-from ansible_collections.airgap.kubernetes.plugins.module_utils.releases import (
+from ansible_collections.airgap.kubernetes.plugins.plugin_utils.releases import (
     ARCHITECTURES,
     cluster_plan,
 )
@@ -60,7 +60,7 @@ class ActionModule(ActionBase):
         if plan["missing_cni"]:
             return dict(result, failed=True, msg=(
                 "%s asks for the CNI plugin %s, and the collection has no rows for it with "
-                "Kubernetes %s yet (plugins/module_utils/releases.py). Build with include_cni=false "
+                "Kubernetes %s yet (plugins/plugin_utils/releases.py). Build with include_cni=false "
                 "for a bundle without a CNI; the preflight refuses that bundle for this cluster."
                 % (source, plan["missing_cni"], cluster["kubernetesVersion"])))
         dest = args["dest"] or cluster["bundle"]["path"]

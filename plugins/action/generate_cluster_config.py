@@ -10,8 +10,8 @@ import tempfile
 
 from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
-from ansible_collections.airgap.kubernetes.plugins.module_utils.cluster_config import check, render_yaml
-from ansible_collections.airgap.kubernetes.plugins.module_utils.cluster_generate import (
+from ansible_collections.airgap.kubernetes.plugins.plugin_utils.cluster_config import check, render_yaml
+from ansible_collections.airgap.kubernetes.plugins.plugin_utils.cluster_generate import (
     StarterError,
     starter_config,
 )

@@ -9,7 +9,7 @@ import os
 
 from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
-from ansible_collections.airgap.kubernetes.plugins.module_utils.cluster_config import check, resolve
+from ansible_collections.airgap.kubernetes.plugins.plugin_utils.cluster_config import check, resolve
 from ansible_collections.airgap.kubernetes.plugins.plugin_utils.cluster_file import problems_message
 
 ARGUMENT_SPEC = {

@@ -56,7 +56,7 @@ import re
 
 from ansible.errors import AnsibleParserError
 from ansible.plugins.inventory import BaseInventoryPlugin
-from ansible_collections.airgap.kubernetes.plugins.module_utils.cluster_config import (
+from ansible_collections.airgap.kubernetes.plugins.plugin_utils.cluster_config import (
     API_VERSION,
     ClusterConfigError,
     inventory as inventory_model,

@@ -12,7 +12,7 @@ version_added: 0.1.0
 description:
   - Runs on the connected side. Reads a cluster file and downloads everything that cluster needs
     for its Kubernetes version, add-ons, CNI and architecture, as listed in the collection's release
-    table (plugins/module_utils/releases.py), from the base URLs in the file's C(sources).
+    table (plugins/plugin_utils/releases.py), from the base URLs in the file's C(sources).
   - Every file is checked against upstream's checksum file and against a pinned sha256 where the
     table or O(pins) pins one. Every image is pulled by digest into an OCI image layout; a
     multi-arch index is kept as published (its digest stays upstream's) with only the manifest and

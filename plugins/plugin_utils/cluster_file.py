@@ -8,7 +8,7 @@ from __future__ import annotations
 import os
 
 from ansible.errors import AnsibleError
-from ansible_collections.airgap.kubernetes.plugins.module_utils.cluster_config import check, resolve
+from ansible_collections.airgap.kubernetes.plugins.plugin_utils.cluster_config import check, resolve
 
 
 def problems_message(source, problems):

@@ -53,9 +53,9 @@ from clusterlib import E2E_LABEL, Kubectl, KubectlError, wait_until  # noqa: E40
 
 sys.path.insert(0, collection.collections_path())
 # pylint: disable-next=wrong-import-position,wrong-import-order
-from ansible_collections.airgap.kubernetes.plugins.module_utils import bundle as bundle_utils  # noqa: E402
+from ansible_collections.airgap.kubernetes.plugins.plugin_utils import bundle as bundle_utils  # noqa: E402
 # pylint: disable-next=wrong-import-position,wrong-import-order
-from ansible_collections.airgap.kubernetes.plugins.module_utils import cluster_config  # noqa: E402
+from ansible_collections.airgap.kubernetes.plugins.plugin_utils import cluster_config  # noqa: E402
 
 LAB = os.environ.get("AIRGAP_LAB_CACHE", "/var/cache/airgap-lab")
 CLUSTER_FILE = os.environ.get("AIRGAP_E2E_CLUSTER_FILE", os.path.join(LAB, "state", "lab.cluster.yml"))

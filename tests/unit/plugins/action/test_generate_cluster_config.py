@@ -15,7 +15,7 @@ import yaml
 
 from ansible.parsing.dataloader import DataLoader
 from ansible_collections.airgap.kubernetes.plugins.action.generate_cluster_config import ActionModule
-from ansible_collections.airgap.kubernetes.plugins.module_utils import cluster_config as cc
+from ansible_collections.airgap.kubernetes.plugins.plugin_utils import cluster_config as cc
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", "..", "..", ".."))

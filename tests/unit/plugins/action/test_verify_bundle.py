@@ -9,7 +9,7 @@ import os
 import subprocess
 import sys
 
-from ansible_collections.airgap.kubernetes.plugins.module_utils import bundle
+from ansible_collections.airgap.kubernetes.plugins.plugin_utils import bundle
 
 CLUSTER = """\
 plugin: airgap.kubernetes.cluster

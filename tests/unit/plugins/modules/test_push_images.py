@@ -13,7 +13,7 @@ import tarfile
 import pytest
 
 from ansible.module_utils.testing import patch_module_args
-from ansible_collections.airgap.kubernetes.plugins.module_utils import bundle
+from ansible_collections.airgap.kubernetes.plugins.plugin_utils import bundle
 from ansible_collections.airgap.kubernetes.plugins.modules import push_images
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "module_utils"))

@@ -21,7 +21,7 @@ import os
 
 import pytest
 
-from ansible_collections.airgap.kubernetes.plugins.module_utils import debian_archive as da
+from ansible_collections.airgap.kubernetes.plugins.plugin_utils import debian_archive as da
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURES = os.path.join(HERE, "fixtures", "debian")

@@ -13,7 +13,7 @@ Field types, choices, defaults and required fields are checked with ansible-core
 path (``hosts[2].address``), then adds the checks a spec cannot express (duplicates, overlaps,
 files that must exist). Every problem is collected; nothing stops at the first.
 
-Standard library and ansible.module_utils only: this file is shipped inside modules.
+Controller-side: the inventory plugin and the action plugins import it; nothing ships it to hosts.
 """
 
 from __future__ import annotations
@@ -28,7 +28,7 @@ import textwrap
 from ansible.module_utils.common.arg_spec import ArgumentSpecValidator
 from ansible.module_utils.common.parameters import remove_values
 from ansible.module_utils.errors import RequiredError
-from ansible_collections.airgap.kubernetes.plugins.module_utils.releases import (
+from ansible_collections.airgap.kubernetes.plugins.plugin_utils.releases import (
     DEBIAN_KEYRING,
     DEFAULT_KUBERNETES_VERSION,
     OS_RELEASES,
@@ -112,7 +112,7 @@ SCHEMA = {
     "kubernetesVersion": {
         "type": "str", "default": DEFAULT_KUBERNETES_VERSION, "choices": supported_versions(),
         "description": "Kubernetes release to install; one of the collection's supported "
-                       "releases (plugins/module_utils/releases.py).",
+                       "releases (plugins/plugin_utils/releases.py).",
     },
     "ssh": {
         "type": "dict",
@@ -864,7 +864,7 @@ def reference_markdown():
     rows = []
     _reference_rows(SCHEMA, "", rows)
     lines = [
-        "<!-- Generated from plugins/module_utils/cluster_config.py by docs/generate.py; "
+        "<!-- Generated from plugins/plugin_utils/cluster_config.py by docs/generate.py; "
         "do not edit. -->",
         "# cluster.yml reference (%s, kind %s)" % (API_VERSION, KIND),
         "",

@@ -10,8 +10,8 @@ import os
 import pytest
 import yaml
 
-from ansible_collections.airgap.kubernetes.plugins.module_utils import cluster_config as cc
-from ansible_collections.airgap.kubernetes.plugins.module_utils import releases
+from ansible_collections.airgap.kubernetes.plugins.plugin_utils import cluster_config as cc
+from ansible_collections.airgap.kubernetes.plugins.plugin_utils import releases
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MIRROR = {

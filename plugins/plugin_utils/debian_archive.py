@@ -20,7 +20,7 @@ minbase variant installs. It is left out of the closure; the requested names the
 always in it. ``avoid`` names packages an alternative takes only when nothing else satisfies it,
 for the choices debootstrap makes by hand (bookworm hosts have usr-is-merged, not usrmerge).
 
-Standard library only.
+Controller-side code; standard library only.
 """
 
 from __future__ import annotations

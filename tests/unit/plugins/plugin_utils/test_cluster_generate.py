@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.airgap.kubernetes.plugins.module_utils import cluster_config as cc
-from ansible_collections.airgap.kubernetes.plugins.module_utils.cluster_generate import (
+from ansible_collections.airgap.kubernetes.plugins.plugin_utils import cluster_config as cc
+from ansible_collections.airgap.kubernetes.plugins.plugin_utils.cluster_generate import (
     StarterError,
     starter_config,
 )

@@ -23,7 +23,8 @@ Archive layout::
     files/packages/<os id>/<.deb file name>      (os id: debian-12, debian-13)
     images/oci-layout, images/index.json, images/blobs/sha256/<hex>
 
-Standard library only.
+Controller-side: the build_bundle and verify_bundle actions run it. Standard library, ansible-core's
+urls and the collection's oci_registry and debian_archive.
 """
 
 from __future__ import annotations
@@ -42,7 +43,7 @@ import time
 import urllib.error
 
 from ansible.module_utils.urls import ConnectionError as UrlConnectionError, open_url
-from ansible_collections.airgap.kubernetes.plugins.module_utils import debian_archive
+from ansible_collections.airgap.kubernetes.plugins.plugin_utils import debian_archive
 from ansible_collections.airgap.kubernetes.plugins.module_utils import oci_registry as oci
 
 BOM_NAME = "bom.json"

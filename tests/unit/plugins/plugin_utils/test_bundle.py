@@ -11,15 +11,18 @@ import http.server
 import json
 import lzma
 import os
+import sys
 import tarfile
 import threading
 
 import pytest
 
-from fake_registry import FakeRegistry
 from openpgp_key import SigningKey
-from test_oci_registry import image
-from ansible_collections.airgap.kubernetes.plugins.module_utils import bundle
+from ansible_collections.airgap.kubernetes.plugins.plugin_utils import bundle
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "module_utils"))
+from fake_registry import FakeRegistry  # noqa: E402, pylint: disable=wrong-import-position
+from test_oci_registry import image  # noqa: E402, pylint: disable=wrong-import-position
 
 
 @pytest.fixture(name="files")

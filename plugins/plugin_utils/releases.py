@@ -32,7 +32,8 @@ by the id the node role computes on a host (``ansible_distribution | lower ~ '-'
 ansible_distribution_major_version``): the suite, the ``sources`` key of the archive, and the
 package names. The bundle adds their dependency closure (debian_archive.py).
 
-Standard library only: modules that run on air-gapped hosts import it too.
+Controller-side (the bundle and the cluster model read it). Standard library only, with no imports
+from the collection: the lab's mirror builder loads this file by path.
 """
 
 from __future__ import annotations

@@ -12,8 +12,8 @@ import re
 import pytest
 import yaml
 
-from ansible_collections.airgap.kubernetes.plugins.module_utils import cluster_config as cc
-from ansible_collections.airgap.kubernetes.plugins.module_utils.releases import SUPPORTED_RELEASES
+from ansible_collections.airgap.kubernetes.plugins.plugin_utils import cluster_config as cc
+from ansible_collections.airgap.kubernetes.plugins.plugin_utils.releases import SUPPORTED_RELEASES
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURES = os.path.join(HERE, "fixtures")
