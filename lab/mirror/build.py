@@ -3,21 +3,22 @@
 
 Files land in $AIRGAP_LAB_CACHE/mirror/files/<upstream host>/<upstream path> with upstream's
 names, archive formats and checksum files; images are pushed to the mirror registry under
-<upstream registry>/<repository>:<tag>. Everything is keyed by the versions in lab/versions.yml:
-a warm run finds every output in place, builds nothing and only makes sure the servers run.
+<upstream registry>/<repository>:<tag>. The versions are the collection's release table's
+(plugins/plugin_utils/releases.py); lab/versions.yml says which Go module builds each component
+(labconf.lab_versions). Everything is keyed by those versions: a warm run finds every output in
+place, builds nothing and only makes sure the servers run.
 The Debian archive subset (deb.debian.org/debian: InRelease, Packages.xz and the .debs the
 collection's OS package table needs) is fetched, not built: a snapshot of upstream, kept until
 the table changes.
 
   build.py            build what is missing, start the servers, write mirror/index.json
-  build.py --only X   build component X (a key of lab/versions.yml) and what it needs
+  build.py --only X   build component X (of COMPONENTS and SHARED below) and what it needs
 """
 from __future__ import annotations
 
 import argparse
 import gzip
 import hashlib
-import importlib.util
 import io
 import json
 import shutil
@@ -29,8 +30,6 @@ import tempfile
 import urllib.request
 from pathlib import Path
 
-import yaml
-
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
 sys.path.insert(0, str(HERE))
@@ -41,7 +40,6 @@ import labconf  # noqa: E402
 import serve  # noqa: E402
 from images import PATH_ENV, Layer, static_base  # noqa: E402
 
-VERSIONS = yaml.safe_load((labconf.LAB / "versions.yml").read_text())
 MIRROR = serve.MIRROR
 FILES = serve.FILES
 BIN = labconf.CACHE / "bin"
@@ -79,9 +77,8 @@ def sha256(path: Path) -> str:
 
 # --- cached Go builds -----------------------------------------------------------------------
 
-def built(component: str, build) -> Path:
-    """Directory of `component`'s binaries at its pinned version, building them when missing."""
-    row = VERSIONS[component]
+def built(component: str, row: dict, build) -> Path:
+    """Directory of `component`'s binaries at the version of its `row`, building them when missing."""
     key = f"{row.get('version')}-r{REVISION[component]}"
     out = BIN / component / key
     stamp = out / ".done"
@@ -96,9 +93,8 @@ def built(component: str, build) -> Path:
     return out
 
 
-def info_of(component: str) -> dict:
+def info_of(row: dict) -> dict:
     """The module proxy's record of a component's module (kept: a warm run asks Go nothing)."""
-    row = VERSIONS[component]
     cached = STAMPS / "modules" / f"{row['module'].replace('/', '_')}@{row['version']}.json"
     if cached.exists():
         info = json.loads(cached.read_text())
@@ -239,22 +235,25 @@ _tools: dict[str, Path] = {}
 def tools() -> dict[str, Path]:
     """The lab's own tools: imgbuild (assembles images) and the registry that serves them."""
     if not _tools:
-        out = built("go_containerregistry", lambda out, row: gobuild.build(
-            "imgbuild", {row["module"]: row["version"]}, ["."], out, src=SRC / "imgbuild"))
+        out = built("go_containerregistry", labconf.lab_tools()["go_containerregistry"],
+                    lambda out, row: gobuild.build("imgbuild", {row["module"]: row["version"]}, ["."], out,
+                                                   src=SRC / "imgbuild"))
         _tools["imgbuild"] = out / "imgbuild"
     return _tools
 
 
 # --- components ---------------------------------------------------------------------------------
+# Each takes `vs`, the versions of one release of the collection's table (labconf.lab_versions):
+# {component: {"module", "version", "image_tag"}}.
 
-def component_registry() -> None:
-    row = VERSIONS["registry"]
+def component_registry(vs: dict) -> None:
+    row = vs["registry"]
     v = row["version"]
-    out = built("registry", lambda out, row: gobuild.build(
+    out = built("registry", row, lambda out, row: gobuild.build(
         f"registry-{v}", {row["module"]: v},
         [f"{row['module']}/cmd/registry"], out,
         ldflags=[f"-X {row['module']}/version.version={v}",
-                 f"-X {row['module']}/version.revision={gobuild.upstream_commit(info_of('registry'))}"]))
+                 f"-X {row['module']}/version.revision={gobuild.upstream_commit(info_of(row))}"]))
     name = f"registry_{v.lstrip('v')}_linux_{ARCH}.tar.gz"
     rel = github("distribution/distribution", v, name)
     publish(rel, lambda: tarball([("registry", out / "registry")]), key=str(out))
@@ -268,15 +267,15 @@ def component_registry() -> None:
                           "version: 0.1\nlog: {fields: {service: registry}}\n"
                           "storage:\n  filesystem: {rootdirectory: /var/lib/registry}\n"
                           "http:\n  addr: :5000\n")
-    image(f"docker.io/library/registry:{v.lstrip('v')}",
+    image(f"docker.io/library/registry:{row['image_tag']}",
           [static_base(), Layer().file("bin/registry", out / "registry"), config],
           entrypoint=["registry"], cmd=["serve", "/etc/distribution/config.yml"], env=[PATH_ENV])
 
 
-def k8s_ldflags(component: str) -> list[str]:
-    v = VERSIONS[component]["version"]
+def k8s_ldflags(row: dict) -> list[str]:
+    v = row["version"]
     major, minor = v.lstrip("v").split(".")[:2]
-    commit = gobuild.upstream_commit(info_of(component))
+    commit = gobuild.upstream_commit(info_of(row))
     flags = []
     for pkg in ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version"):
         flags += [f"-X {pkg}.gitVersion={v}", f"-X {pkg}.gitMajor={major}",
@@ -289,27 +288,33 @@ KUBE_BINARIES = ["kubeadm", "kubelet", "kubectl", "kube-apiserver", "kube-contro
                  "kube-scheduler", "kube-proxy"]
 
 
-def component_kubernetes() -> Path:
-    row = VERSIONS["kubernetes"]
+def kube_bin(vs: dict) -> Path:
+    """Where the Kubernetes binaries of this release are (built by component_kubernetes)."""
+    return BIN / "kubernetes" / f"{vs['kubernetes']['version']}-r{REVISION['kubernetes']}"
+
+
+def component_kubernetes(vs: dict) -> Path:
+    row = vs["kubernetes"]
     v = row["version"]
 
     def build(out: Path, row: dict) -> None:
-        info = info_of("kubernetes")
+        info = info_of(row)
         gobuild.build(f"kubernetes-{v}", {row["module"]: v},
                       [f"k8s.io/kubernetes/cmd/{b}" for b in KUBE_BINARIES], out,
-                      replaces=gobuild.staging_replaces(info, v), ldflags=k8s_ldflags("kubernetes"))
+                      replaces=gobuild.staging_replaces(info, v), ldflags=k8s_ldflags(row))
 
-    out = built("kubernetes", build)
+    out = built("kubernetes", row, build)
     for b in KUBE_BINARIES:
         rel = f"dl.k8s.io/release/{v}/bin/linux/{ARCH}/{b}"
         publish(rel, out / b)
         sha_only(rel)
     minor = ".".join(v.lstrip("v").split(".")[:2])
     publish(f"dl.k8s.io/release/stable-{minor}.txt", v.encode())
+    tag = row["image_tag"]
     for b in ("kube-apiserver", "kube-controller-manager", "kube-scheduler"):
-        binary_image(f"registry.k8s.io/{b}:{v}", {f"usr/local/bin/{b}": out / b},
+        binary_image(f"registry.k8s.io/{b}:{tag}", {f"usr/local/bin/{b}": out / b},
                      entrypoint=[f"/usr/local/bin/{b}"])
-    binary_image(f"registry.k8s.io/kube-proxy:{v}", {"usr/local/bin/kube-proxy": out / "kube-proxy"},
+    binary_image(f"registry.k8s.io/kube-proxy:{tag}", {"usr/local/bin/kube-proxy": out / "kube-proxy"},
                  base=iptables_base(), entrypoint=["/usr/local/bin/kube-proxy"])
     return out
 
@@ -328,35 +333,36 @@ def iptables_base() -> str:
     return ref
 
 
-def component_kubeadm_images(kube: Path) -> dict[str, str]:
-    """Ask the kubeadm we built which images it deploys; the versions table must agree."""
-    v = VERSIONS["kubernetes"]["version"]
+def component_kubeadm_images(vs: dict, kube: Path) -> dict[str, str]:
+    """Ask the kubeadm we built which images it deploys; the release table must agree."""
+    v = vs["kubernetes"]["version"]
     out = subprocess.run([str(kube / "kubeadm"), "config", "images", "list",
                           "--kubernetes-version", v], capture_output=True, text=True, check=True)
     wanted = dict(line.rsplit(":", 1) for line in out.stdout.split())
-    expect = {"registry.k8s.io/etcd": VERSIONS["etcd"]["image_tag"],
-              "registry.k8s.io/coredns/coredns": VERSIONS["coredns"]["version"],
-              "registry.k8s.io/pause": VERSIONS["pause"]["version"]}
-    wrong = [f"{repo}: versions.yml has {tag}, kubeadm {v} deploys {wanted.get(repo)}"
+    expect = {"registry.k8s.io/etcd": vs["etcd"]["image_tag"],
+              "registry.k8s.io/coredns/coredns": vs["coredns"]["image_tag"],
+              "registry.k8s.io/pause": vs["pause"]["image_tag"]}
+    wrong = [f"{repo}: the release table has {tag}, kubeadm {v} deploys {wanted.get(repo)}"
              for repo, tag in expect.items() if wanted.get(repo) != tag]
     if wrong:
-        raise SystemExit("lab-mirror: lab/versions.yml disagrees with kubeadm:\n  " + "\n  ".join(wrong))
+        raise SystemExit("lab-mirror: the release table (plugins/plugin_utils/releases.py) disagrees "
+                         "with kubeadm:\n  " + "\n  ".join(wrong))
     return wanted
 
 
-def component_etcd() -> None:
-    row = VERSIONS["etcd"]
+def component_etcd(vs: dict) -> None:
+    row = vs["etcd"]
     v = row["version"]
     mods = {m: v for m in ("go.etcd.io/etcd/server/v3", "go.etcd.io/etcd/etcdctl/v3",
                            "go.etcd.io/etcd/etcdutl/v3")}
-    commit = gobuild.upstream_commit(info_of("etcd"))
+    commit = gobuild.upstream_commit(info_of(row))
 
     def build(out: Path, row: dict) -> None:
         gobuild.build(f"etcd-{v}", mods, list(mods), out,
                       ldflags=[f"-X go.etcd.io/etcd/api/v3/version.GitSHA={commit[:8]}"])
         (out / "server").rename(out / "etcd")  # Go names server/v3's binary after its directory
 
-    out = built("etcd", build)
+    out = built("etcd", row, build)
     names = {n: out / n for n in ("etcd", "etcdctl", "etcdutl")}
     dirname = f"etcd-{v}-linux-{ARCH}"
     rel = github("etcd-io/etcd", v, f"{dirname}.tar.gz")
@@ -367,71 +373,72 @@ def component_etcd() -> None:
                  {f"usr/local/bin/{n}": p for n, p in names.items()}, cmd=["/usr/local/bin/etcd"])
 
 
-def component_simple(component: str, package: str, binary: str, ldflags: list[str]) -> Path:
+def component_simple(component: str, row: dict, package: str, binary: str, ldflags: list[str]) -> Path:
     """One binary from one package of the component's module."""
-    return built(component, lambda out, row: gobuild.build(
+    return built(component, row, lambda out, row: gobuild.build(
         f"{component}-{row['version']}", {row["module"]: row["version"]}, [package], out,
         ldflags=ldflags)) / binary
 
 
-def component_coredns() -> None:
-    v = VERSIONS["coredns"]["version"]
-    commit = gobuild.upstream_commit(info_of("coredns"))
-    coredns = component_simple("coredns", "github.com/coredns/coredns", "coredns",
+def component_coredns(vs: dict) -> None:
+    row = vs["coredns"]
+    v = row["version"]
+    commit = gobuild.upstream_commit(info_of(row))
+    coredns = component_simple("coredns", row, "github.com/coredns/coredns", "coredns",
                                [f"-X github.com/coredns/coredns/coremain.GitCommit={commit[:7]}"])
     name = f"coredns_{v.lstrip('v')}_linux_{ARCH}.tgz"
     rel = github("coredns/coredns", v, name)
     publish(rel, lambda: tarball([("coredns", coredns)]), key=str(coredns))
     sha_line(rel, rel + ".sha256")
-    binary_image(f"registry.k8s.io/coredns/coredns:{v}", {"coredns": coredns},
+    binary_image(f"registry.k8s.io/coredns/coredns:{row['image_tag']}", {"coredns": coredns},
                  entrypoint=["/coredns"])
 
 
-def component_metrics_server() -> None:
-    row = VERSIONS["metrics_server"]
+def component_metrics_server(vs: dict) -> None:
+    row = vs["metrics_server"]
     v = row["version"]
     pkg = "sigs.k8s.io/metrics-server/pkg/version"
-    commit = gobuild.upstream_commit(info_of("metrics_server"))
-    binary = component_simple("metrics_server", "sigs.k8s.io/metrics-server/cmd/metrics-server",
+    commit = gobuild.upstream_commit(info_of(row))
+    binary = component_simple("metrics_server", row, "sigs.k8s.io/metrics-server/cmd/metrics-server",
                               "metrics-server", [f"-X {pkg}.gitVersion={v}", f"-X {pkg}.gitCommit={commit}",
                                                  f"-X {pkg}.buildDate=2026-01-01T00:00:00Z"])
-    binary_image(f"registry.k8s.io/metrics-server/metrics-server:{v}", {"metrics-server": binary},
+    binary_image(f"registry.k8s.io/metrics-server/metrics-server:{row['image_tag']}", {"metrics-server": binary},
                  entrypoint=["/metrics-server"], user="65534")
     # Upstream's release manifests are `kubectl kustomize manifests/overlays/<name>` of the tag.
-    kubectl = BIN / "kubernetes" / f"{VERSIONS['kubernetes']['version']}-r{REVISION['kubernetes']}" / "kubectl"
-    overlays = Path(info_of("metrics_server")["Dir"]) / "manifests" / "overlays"
+    kubectl = kube_bin(vs) / "kubectl"
+    overlays = Path(info_of(row)["Dir"]) / "manifests" / "overlays"
     for overlay, name in (("release", "components.yaml"), ("release-ha", "high-availability.yaml")):
         rendered = subprocess.run([str(kubectl), "kustomize", str(overlays / overlay)],
                                   capture_output=True, check=True).stdout
         publish(github("kubernetes-sigs/metrics-server", v, name), rendered)
 
 
-def ours(component: str, binary: str) -> Path:
+def ours(component: str, row: dict, binary: str) -> Path:
     """A program of the lab's own (lab/mirror/src/<binary>), stamped with its version."""
-    v = VERSIONS[component]["version"]
-    return built(component, lambda out, row: gobuild.build(
+    v = row["version"]
+    return built(component, row, lambda out, row: gobuild.build(
         f"{binary}-{v}", {}, ["."], out, ldflags=[f"-X main.version={v}"], src=SRC / binary)) / binary
 
 
-def component_pause() -> None:
-    v = VERSIONS["pause"]["version"]
-    image(f"registry.k8s.io/pause:{v}", [Layer().file("pause", ours("pause", "pause"))],
+def component_pause(vs: dict) -> None:
+    row = vs["pause"]
+    image(f"registry.k8s.io/pause:{row['image_tag']}", [Layer().file("pause", ours("pause", row, "pause"))],
           entrypoint=["/pause"], user="65535:65535")
 
 
-def component_hello() -> None:
-    v = VERSIONS["hello"]["version"]
-    binary_image(f"docker.io/airgapkubernetes/hello:{v}", {"hello": ours("hello", "hello")},
+def component_hello(vs: dict) -> None:
+    row = vs["hello"]
+    binary_image(f"docker.io/airgapkubernetes/hello:{row['image_tag']}", {"hello": ours("hello", row, "hello")},
                  entrypoint=["/hello"], user="65532:65532")
 
 
-def component_containerd() -> None:
-    row = VERSIONS["containerd"]
+def component_containerd(vs: dict) -> None:
+    row = vs["containerd"]
     v = row["version"]
     m = row["module"]
-    commit = gobuild.upstream_commit(info_of("containerd"))
+    commit = gobuild.upstream_commit(info_of(row))
     bins = ["containerd", "containerd-shim-runc-v2", "ctr"]
-    out = built("containerd", lambda out, row: gobuild.build(
+    out = built("containerd", row, lambda out, row: gobuild.build(
         f"containerd-{v}", {m: v}, [f"{m}/cmd/{b}" for b in bins], out,
         ldflags=[f"-X {m}/version.Version={v}", f"-X {m}/version.Revision={commit}",
                  f"-X {m}/version.Package={m.removesuffix('/v2')}"]))
@@ -441,12 +448,12 @@ def component_containerd() -> None:
     sha_line(rel)
 
 
-def component_runc() -> None:
-    row = VERSIONS["runc"]
+def component_runc(vs: dict) -> None:
+    row = vs["runc"]
     v = row["version"]
-    commit = gobuild.upstream_commit(info_of("runc"))
+    commit = gobuild.upstream_commit(info_of(row))
     # Upstream's static build, without the libpathrs tag (a Rust library this lab cannot fetch).
-    out = built("runc", lambda out, row: gobuild.build(
+    out = built("runc", row, lambda out, row: gobuild.build(
         f"runc-{v}", {row["module"]: v}, [row["module"]], out, cgo=True,
         tags=["seccomp", "urfave_cli_no_docs", "netgo", "osusergo"],
         ldflags=[f"-X main.gitCommit={commit[:8]}", "-extldflags -static"]))
@@ -455,18 +462,18 @@ def component_runc() -> None:
     sha_line(rel, github("opencontainers/runc", v, "runc.sha256sum"))
 
 
-def component_cni_plugins() -> None:
-    row = VERSIONS["cni_plugins"]
+def component_cni_plugins(vs: dict) -> None:
+    row = vs["cni_plugins"]
     v = row["version"]
 
     def build(out: Path, row: dict) -> None:
-        info = info_of("cni_plugins")
+        info = info_of(row)
         pkgs = [p for sub in ("plugins/main", "plugins/ipam", "plugins/meta")
                 for p in gobuild.main_packages(info, sub)]
         gobuild.build(f"cni-plugins-{v}", {row["module"]: v}, pkgs, out,
                       ldflags=[f"-X {row['module']}/pkg/utils/buildversion.BuildVersion={v}"])
 
-    out = built("cni_plugins", build)
+    out = built("cni_plugins", row, build)
     plugins = sorted(p for p in out.iterdir() if p.is_file() and not p.name.startswith("."))
     name = f"cni-plugins-linux-{ARCH}-{v}.tgz"
     rel = github("containernetworking/plugins", v, name)
@@ -474,10 +481,10 @@ def component_cni_plugins() -> None:
     sha_line(rel, rel + ".sha256")
 
 
-def component_crictl() -> None:
-    row = VERSIONS["crictl"]
+def component_crictl(vs: dict) -> None:
+    row = vs["crictl"]
     v = row["version"]
-    crictl = component_simple("crictl", "sigs.k8s.io/cri-tools/cmd/crictl", "crictl",
+    crictl = component_simple("crictl", row, "sigs.k8s.io/cri-tools/cmd/crictl", "crictl",
                               [f"-X sigs.k8s.io/cri-tools/pkg/version.Version={v}"])
     name = f"crictl-{v}-linux-{ARCH}.tar.gz"
     rel = github("kubernetes-sigs/cri-tools", v, name)
@@ -485,18 +492,18 @@ def component_crictl() -> None:
     sha_only(rel)
 
 
-def component_kube_router() -> None:
-    row = VERSIONS["kube_router"]
+def component_kube_router(vs: dict) -> None:
+    row = vs["kube_router"]
     v = row["version"]
     m = row["module"]
-    binary = component_simple("kube_router", f"{m}/cmd/kube-router", "kube-router",
+    binary = component_simple("kube_router", row, f"{m}/cmd/kube-router", "kube-router",
                               [f"-X {m}/pkg/version.Version={v}",
                                f"-X {m}/pkg/version.BuildDate=2026-01-01T00:00:00Z"])
-    binary_image(f"docker.io/cloudnativelabs/kube-router:{v}",
+    binary_image(f"docker.io/cloudnativelabs/kube-router:{row['image_tag']}",
                  {"usr/local/bin/kube-router": binary}, base=iptables_base(),
                  entrypoint=["/usr/local/bin/kube-router"])
     # Upstream's manifests live in the repository (daemonset/), served from the module.
-    root = Path(info_of("kube_router")["Dir"])
+    root = Path(info_of(row)["Dir"])
     for manifest in ("kubeadm-kuberouter.yaml", "generic-kuberouter.yaml"):
         publish(f"raw.githubusercontent.com/cloudnativelabs/kube-router/{v}/daemonset/{manifest}",
                 (root / "daemonset" / manifest).read_bytes())
@@ -505,16 +512,6 @@ def component_kube_router() -> None:
 # --- the Debian archive subset ---------------------------------------------------------------
 
 DEBIAN_REL = "deb.debian.org/debian"  # where the subset lives below the mirror
-
-
-def collection_module(name: str):
-    """A standard-library-only module of the collection (plugins/module_utils), loaded by path:
-    the mirror resolves packages with the collection's own code."""
-    path = labconf.REPO / "plugins" / "module_utils" / f"{name}.py"
-    spec = importlib.util.spec_from_file_location(f"airgap_collection_{name}", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def fetch(url: str, sha: str | None = None) -> bytes:
@@ -538,8 +535,8 @@ def component_debian_archive() -> None:
     signature checked with the collection's code against this machine's Debian keyring) and
     Packages.xz of its suite and the pool files of the dependency closure of its packages
     (computed by the collection's resolver), from the connected side (lab/debian.py's mirror)."""
-    releases = collection_module("releases")
-    archive = collection_module("debian_archive")
+    releases = labconf.collection_module("releases")
+    archive = labconf.collection_module("debian_archive")
     for os_id, row in releases.OS_RELEASES.items():
         suite, component = row["suite"], row["component"]
         key = {"names": sorted(row["packages"]), "avoid": sorted(row["avoid"]), "component": component,
@@ -584,6 +581,7 @@ def component_debian_archive() -> None:
             (rel, digest, (FILES / rel).stat().st_size) for rel, digest in files]}, indent=1))
 
 
+# What one release of the collection's table needs, in build order.
 COMPONENTS = {
     "registry": component_registry,
     "kubernetes": None,  # special: its kubeadm decides etcd/coredns/pause
@@ -597,14 +595,31 @@ COMPONENTS = {
     "metrics_server": component_metrics_server,
     "kube_router": component_kube_router,
     "hello": component_hello,
+}
+# What every release shares (the OS package table is not per release), built after them.
+SHARED = {
     "debian_archive": component_debian_archive,
 }
 
 
-def write_index() -> None:
+def build_release(release: str, wanted: list[str], only: bool) -> dict:
+    """Build what one release of the collection's table needs (outputs cached by version);
+    return its versions (labconf.lab_versions)."""
+    vs = labconf.lab_versions(release)
+    component_registry(vs)  # the registry serves every image: it comes first
+    if "kubernetes" in wanted or not only:
+        kube = component_kubernetes(vs)
+        index["kubeadm_images"] = [f"{r}:{t}" for r, t in component_kubeadm_images(vs, kube).items()]
+    for name in wanted:
+        if COMPONENTS.get(name) and name != "registry":
+            COMPONENTS[name](vs)
+    return vs
+
+
+def write_index(vs: dict) -> None:
     old = json.loads((MIRROR / "index.json").read_text()) if (MIRROR / "index.json").exists() else {}
     merged = {
-        "kubernetes_version": VERSIONS["kubernetes"]["version"],
+        "kubernetes_version": vs["kubernetes"]["version"],
         "arch": ARCH,
         "http": f"http://{serve.HTTP}",
         "registry": serve.REGISTRY,
@@ -618,20 +633,19 @@ def write_index() -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--only", action="append", choices=sorted(COMPONENTS), default=[])
+    parser.add_argument("--only", action="append", choices=sorted([*COMPONENTS, *SHARED]), default=[])
     args = parser.parse_args()
     start = time.monotonic()
     for d in (FILES, BIN, WORK, STAMPS):
         d.mkdir(parents=True, exist_ok=True)
-    wanted = args.only or list(COMPONENTS)
-    component_registry()  # the registry serves every image: it comes first
-    if "kubernetes" in wanted or not args.only:
-        kube = component_kubernetes()
-        index["kubeadm_images"] = [f"{r}:{t}" for r, t in component_kubeadm_images(kube).items()]
+    wanted = args.only or [*COMPONENTS, *SHARED]
+    # The table's default (newest) release only, for now; the others are a loop over
+    # labconf.collection_module("releases").supported_versions() away.
+    vs = build_release(labconf.default_release(), wanted, bool(args.only))
     for name in wanted:
-        if COMPONENTS[name] and name != "registry":
-            COMPONENTS[name]()
-    write_index()
+        if name in SHARED:
+            SHARED[name]()
+    write_index(vs)
     log(f"mirror ready in {time.monotonic() - start:.0f}s: files on http://{serve.HTTP}/, "
         f"images on {serve.REGISTRY} ({len(index['files'])} files, {len(index['images'])} images)")
 

@@ -21,7 +21,7 @@ import yaml
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import labconf  # noqa: E402
 
-VERSIONS = yaml.safe_load((labconf.LAB / "versions.yml").read_text())
+VERSIONS = labconf.lab_versions()  # the release table's default release, as the mirror builds it
 K8S = VERSIONS["kubernetes"]["version"]
 HTTP = f"http://{labconf.MIRROR_HOST}:{labconf.MIRROR_HTTP_PORT}"
 REGISTRY = f"http://{labconf.MIRROR_HOST}:{labconf.MIRROR_REGISTRY_PORT}"
@@ -96,10 +96,10 @@ def test_every_kubeadm_image_is_in_the_registry(kube_binaries):
 
 
 @pytest.mark.parametrize("ref", [
-    f"registry.k8s.io/metrics-server/metrics-server:{VERSIONS['metrics_server']['version']}",
-    f"docker.io/library/registry:{VERSIONS['registry']['version'].lstrip('v')}",
-    f"docker.io/airgapkubernetes/hello:{VERSIONS['hello']['version']}",
-    f"docker.io/cloudnativelabs/kube-router:{VERSIONS['kube_router']['version']}",
+    f"registry.k8s.io/metrics-server/metrics-server:{VERSIONS['metrics_server']['image_tag']}",
+    f"docker.io/library/registry:{VERSIONS['registry']['image_tag']}",
+    f"docker.io/airgapkubernetes/hello:{VERSIONS['hello']['image_tag']}",
+    f"docker.io/cloudnativelabs/kube-router:{VERSIONS['kube_router']['image_tag']}",
 ])
 def test_addon_images_are_in_the_registry(ref):
     assert image_config(ref)["config"]["Entrypoint"]
@@ -108,7 +108,7 @@ def test_addon_images_are_in_the_registry(ref):
 @pytest.mark.parametrize("path, image", [
     (f"github.com/kubernetes-sigs/metrics-server/releases/download/"
      f"{VERSIONS['metrics_server']['version']}/components.yaml",
-     f"registry.k8s.io/metrics-server/metrics-server:{VERSIONS['metrics_server']['version']}"),
+     f"registry.k8s.io/metrics-server/metrics-server:{VERSIONS['metrics_server']['image_tag']}"),
     (f"raw.githubusercontent.com/cloudnativelabs/kube-router/{VERSIONS['kube_router']['version']}"
      f"/daemonset/kubeadm-kuberouter.yaml", "docker.io/cloudnativelabs/kube-router"),
 ])
