@@ -90,6 +90,7 @@ lint: venv
 	yamllint --strict .
 	ansible-lint
 	antsibull-changelog lint
+	$(PY) tests/lint_argument_specs.py
 
 sanity: venv
 	tests/sanity.sh
