@@ -1,7 +1,7 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) airgap.kubernetes contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Write docs/cluster-config.md from the schema in plugins/plugin_utils/cluster_config.py.
+"""Write docs/cluster-config.md from the schema in plugins/plugin_utils/cluster/schema.py.
 
     python docs/generate.py          # rewrite the page
     python docs/generate.py --check  # exit 1 when the committed page is stale
@@ -23,7 +23,7 @@ def reference_markdown():
     helper = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(helper)
     sys.path.insert(0, helper.collections_path())
-    module = importlib.import_module("ansible_collections.airgap.kubernetes.plugins.plugin_utils.cluster_config")
+    module = importlib.import_module("ansible_collections.airgap.kubernetes.plugins.plugin_utils.cluster.render")
     return module.reference_markdown()
 
 

@@ -11,7 +11,7 @@ import os
 from ansible.plugins.action import ActionBase
 from ansible.utils.display import Display
 from ansible_collections.airgap.kubernetes.plugins.plugin_utils import bundle
-from ansible_collections.airgap.kubernetes.plugins.plugin_utils.cluster_file import load_cluster
+from ansible_collections.airgap.kubernetes.plugins.plugin_utils.cluster.files import load_cluster
 from ansible_collections.airgap.kubernetes.plugins.plugin_utils.releases import (
     ARCHITECTURES,
     cluster_plan,

@@ -10,11 +10,9 @@ import tempfile
 
 from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
-from ansible_collections.airgap.kubernetes.plugins.plugin_utils.cluster_config import check, render_yaml
-from ansible_collections.airgap.kubernetes.plugins.plugin_utils.cluster_generate import (
-    StarterError,
-    starter_config,
-)
+from ansible_collections.airgap.kubernetes.plugins.plugin_utils.cluster.generate import StarterError, starter_config
+from ansible_collections.airgap.kubernetes.plugins.plugin_utils.cluster.render import render_yaml
+from ansible_collections.airgap.kubernetes.plugins.plugin_utils.cluster.validate import check
 
 ARGUMENT_SPEC = {
     "name": {"type": "str", "required": True},

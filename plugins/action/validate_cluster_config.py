@@ -9,8 +9,9 @@ import os
 
 from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
-from ansible_collections.airgap.kubernetes.plugins.plugin_utils.cluster_config import check, resolve
-from ansible_collections.airgap.kubernetes.plugins.plugin_utils.cluster_file import problems_message
+from ansible_collections.airgap.kubernetes.plugins.plugin_utils.cluster.files import problems_message
+from ansible_collections.airgap.kubernetes.plugins.plugin_utils.cluster.model import resolve
+from ansible_collections.airgap.kubernetes.plugins.plugin_utils.cluster.validate import check
 
 ARGUMENT_SPEC = {
     "path": {"type": "path"},

@@ -56,12 +56,9 @@ import re
 
 from ansible.errors import AnsibleParserError
 from ansible.plugins.inventory import BaseInventoryPlugin
-from ansible_collections.airgap.kubernetes.plugins.plugin_utils.cluster_config import (
-    API_VERSION,
-    ClusterConfigError,
-    inventory as inventory_model,
-    load,
-)
+from ansible_collections.airgap.kubernetes.plugins.plugin_utils.cluster.model import inventory as inventory_model, load
+from ansible_collections.airgap.kubernetes.plugins.plugin_utils.cluster.schema import API_VERSION
+from ansible_collections.airgap.kubernetes.plugins.plugin_utils.cluster.validate import ClusterConfigError
 
 _NAME = re.compile(r"(^|\.)cluster\.ya?ml$")
 _DECLARES = re.compile(r"^apiVersion:\s*[\"']?%s" % re.escape(API_VERSION.split("/", maxsplit=1)[0]),

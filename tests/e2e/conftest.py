@@ -55,7 +55,9 @@ sys.path.insert(0, collection.collections_path())
 # pylint: disable-next=wrong-import-position,wrong-import-order
 from ansible_collections.airgap.kubernetes.plugins.plugin_utils import bundle as bundle_utils  # noqa: E402
 # pylint: disable-next=wrong-import-position,wrong-import-order
-from ansible_collections.airgap.kubernetes.plugins.plugin_utils import cluster_config  # noqa: E402
+from ansible_collections.airgap.kubernetes.plugins.plugin_utils.cluster import model as cluster_model  # noqa: E402
+# pylint: disable-next=wrong-import-position,wrong-import-order
+from ansible_collections.airgap.kubernetes.plugins.plugin_utils.cluster.validate import ClusterConfigError  # noqa: E402
 
 LAB = os.environ.get("AIRGAP_LAB_CACHE", "/var/cache/airgap-lab")
 CLUSTER_FILE = os.environ.get("AIRGAP_E2E_CLUSTER_FILE", os.path.join(LAB, "state", "lab.cluster.yml"))
@@ -110,9 +112,9 @@ def fixture_cluster():
     with open(CLUSTER_FILE, encoding="utf-8") as handle:
         raw = yaml.safe_load(handle)
     try:
-        config = cluster_config.load(raw, base_dir=os.path.dirname(CLUSTER_FILE), check_files=False,
-                                     source=CLUSTER_FILE)
-    except cluster_config.ClusterConfigError as exc:
+        config = cluster_model.load(raw, base_dir=os.path.dirname(CLUSTER_FILE), check_files=False,
+                                    source=CLUSTER_FILE)
+    except ClusterConfigError as exc:
         pytest.fail(str(exc), pytrace=False)
     hosts = [{"name": h["name"], "address": h["address"], "roles": list(h["roles"])} for h in config["hosts"]]
     name = config["name"]

@@ -24,7 +24,7 @@ def load_helper():
 
 
 try:
-    import ansible_collections.airgap.kubernetes.plugins.plugin_utils.cluster_config  # noqa: F401, pylint: disable=unused-import
+    import ansible_collections.airgap.kubernetes.plugins.plugin_utils.cluster.schema  # noqa: F401, pylint: disable=unused-import
 except ImportError:
     sys.path.insert(0, load_helper().collections_path())
 

@@ -15,7 +15,7 @@ import yaml
 
 from ansible.parsing.dataloader import DataLoader
 from ansible_collections.airgap.kubernetes.plugins.action.generate_cluster_config import ActionModule
-from ansible_collections.airgap.kubernetes.plugins.plugin_utils import cluster_config as cc
+from ansible_collections.airgap.kubernetes.plugins.plugin_utils.cluster.validate import check
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", "..", "..", ".."))
@@ -34,7 +34,7 @@ def test_writes_a_valid_commented_file_once(tmp_path):
     assert result["changed"] is True, result
     text = dest.read_text()
     assert text.count("\n# ") > 20
-    config, problems = cc.check(yaml.safe_load(text))
+    config, problems = check(yaml.safe_load(text))
     assert problems == []
     assert [h["name"] for h in config["hosts"]] == ["demo-cp1", "demo-w1"]
     assert run_action(args)["changed"] is False

@@ -20,7 +20,7 @@ from ansible_collections.airgap.kubernetes.plugins.action.validate_cluster_confi
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", "..", "..", ".."))
-FIXTURES = os.path.join(HERE, "..", "plugin_utils", "fixtures")
+FIXTURES = os.path.join(HERE, "..", "plugin_utils", "cluster", "fixtures")
 INVALID = sorted(glob.glob(os.path.join(FIXTURES, "invalid", "*.yml")))
 
 

@@ -20,7 +20,7 @@ from ansible_collections.airgap.kubernetes.plugins.inventory.cluster import Inve
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.abspath(os.path.join(HERE, "..", "..", "..", ".."))
-FIXTURES = os.path.join(HERE, "..", "plugin_utils", "fixtures")
+FIXTURES = os.path.join(HERE, "..", "plugin_utils", "cluster", "fixtures")
 EXAMPLE = os.path.join(REPO, "examples", "cluster.yml")
 INVALID = sorted(glob.glob(os.path.join(FIXTURES, "invalid", "*.yml")))
 BIN = os.path.dirname(sys.executable)

@@ -10,8 +10,9 @@ import os
 import pytest
 import yaml
 
-from ansible_collections.airgap.kubernetes.plugins.plugin_utils import cluster_config as cc
 from ansible_collections.airgap.kubernetes.plugins.plugin_utils import releases
+from ansible_collections.airgap.kubernetes.plugins.plugin_utils.cluster.model import load
+from ansible_collections.airgap.kubernetes.plugins.plugin_utils.cluster.schema import SCHEMA
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MIRROR = {
@@ -23,16 +24,16 @@ MIRROR = {
 
 
 def cluster(**settings):
-    with open(os.path.join(HERE, "fixtures", "valid", "minimal.yml"), encoding="utf-8") as handle:
+    with open(os.path.join(HERE, "cluster", "fixtures", "valid", "minimal.yml"), encoding="utf-8") as handle:
         raw = yaml.safe_load(handle)
     raw.update(settings)
-    return cc.load(raw, base_dir=HERE, check_files=False)
+    return load(raw, base_dir=HERE, check_files=False)
 
 
 @pytest.mark.parametrize("version", releases.supported_versions())
 def test_every_row_is_complete(version):
     row = releases.SUPPORTED_RELEASES[version]
-    sources = cc.SCHEMA["sources"]["options"]
+    sources = SCHEMA["sources"]["options"]
     for artifact in row["artifacts"]:
         assert set(artifact) >= {"name", "version", "source", "path", "checksum", "sha256", "arch"}, artifact
         assert artifact["source"] in sources and artifact.get("when", "registry_host") in releases.CONDITIONS
@@ -95,7 +96,7 @@ def test_os_releases_and_their_package_plan():
     assert releases.OS_RELEASES["debian-12"]["suite"] == "bookworm"
     assert releases.OS_RELEASES["debian-13"]["suite"] == "trixie"
     for row in releases.OS_RELEASES.values():
-        assert row["source"] in cc.SCHEMA["sources"]["options"]
+        assert row["source"] in SCHEMA["sources"]["options"]
         assert {"conntrack", "socat", "ethtool", "ebtables", "ipset", "iptables", "iproute2", "kmod"} <= set(row["packages"])
     plan = releases.cluster_plan(cluster(sources=dict(MIRROR, debianArchive="http://127.0.0.1:18080/deb.debian.org/debian/")))
     assert [(p["os"], p["suite"], p["archive"]) for p in plan["packages"]] == [

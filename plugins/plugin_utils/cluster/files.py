@@ -1,14 +1,15 @@
 # -*- coding: utf-8 -*-
 # Copyright (c) airgap.kubernetes contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
-"""Controller-side reading of a cluster file, shared by the action plugins that take one."""
+"""Reading a cluster file with Ansible's data loader, shared by the action plugins that take one."""
 
 from __future__ import annotations
 
 import os
 
 from ansible.errors import AnsibleError
-from ansible_collections.airgap.kubernetes.plugins.plugin_utils.cluster_config import check, resolve
+from ansible_collections.airgap.kubernetes.plugins.plugin_utils.cluster.model import resolve
+from ansible_collections.airgap.kubernetes.plugins.plugin_utils.cluster.validate import check
 
 
 def problems_message(source, problems):

@@ -7,11 +7,9 @@ from __future__ import annotations
 
 import pytest
 
-from ansible_collections.airgap.kubernetes.plugins.plugin_utils import cluster_config as cc
-from ansible_collections.airgap.kubernetes.plugins.plugin_utils.cluster_generate import (
-    StarterError,
-    starter_config,
-)
+from ansible_collections.airgap.kubernetes.plugins.plugin_utils.cluster.generate import StarterError, starter_config
+from ansible_collections.airgap.kubernetes.plugins.plugin_utils.cluster.model import load
+from ansible_collections.airgap.kubernetes.plugins.plugin_utils.cluster.validate import check
 
 
 def test_roles_and_names_by_position():
@@ -21,13 +19,13 @@ def test_roles_and_names_by_position():
         {"name": "demo-w1", "address": "10.0.0.2", "roles": ["worker"]},
         {"name": "big", "address": "10.0.0.3", "roles": ["worker"]},
     ]
-    assert cc.check(config)[1] == []
+    assert check(config)[1] == []
 
 
 def test_single_host_does_everything():
     config = starter_config("solo", ["10.0.0.1"])
     assert config["hosts"][0]["roles"] == ["control_plane", "worker", "registry"]
-    assert cc.check(config)[1] == []
+    assert check(config)[1] == []
 
 
 def test_lab_hosts_json_rows(tmp_path):
@@ -40,7 +38,7 @@ def test_lab_hosts_json_rows(tmp_path):
     assert [h["name"] for h in config["hosts"]] == ["lab-1", "lab-2", "lab-3"]
     assert config["hosts"][0]["ssh"] == {"user": "root", "port": 22, "keyFile": str(key)}
     assert config["kubelet"] == {"failCgroupV1": False}
-    cluster = cc.load(config)
+    cluster = load(config)
     assert cluster["kubelet"]["failCgroupV1"] is False
     assert cluster["ssh"]["commonArgs"] == "-o IdentitiesOnly=yes"
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import copy
 
-from ansible_collections.airgap.kubernetes.plugins.plugin_utils.cluster_config import API_VERSION, INVENTORY_PLUGIN, KIND
+from ansible_collections.airgap.kubernetes.plugins.plugin_utils.cluster.schema import API_VERSION, INVENTORY_PLUGIN, KIND
 
 # Host row keys accepted from the command line or a hosts file (the lab's hosts.json rows:
 # name, address, os, ssh_user, ssh_port, ssh_key), and where each lands in cluster.yml.
