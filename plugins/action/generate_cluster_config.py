@@ -12,7 +12,7 @@ from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
 from ansible_collections.airgap.kubernetes.plugins.plugin_utils.cluster.generate import StarterError, starter_config
 from ansible_collections.airgap.kubernetes.plugins.plugin_utils.cluster.render import render_yaml
-from ansible_collections.airgap.kubernetes.plugins.plugin_utils.cluster.validate import check
+from ansible_collections.airgap.kubernetes.plugins.plugin_utils.cluster.validate import check, problems_message
 
 ARGUMENT_SPEC = {
     "name": {"type": "str", "required": True},
@@ -71,8 +71,8 @@ class ActionModule(ActionBase):
             return dict(result, failed=True, msg=str(exc))
         config, problems = check(raw, base_dir=os.path.dirname(dest), check_files=args["check_files"])
         if problems:
-            return dict(result, failed=True, problems=problems, msg="%d problem(s) in the generated config:\n%s" % (
-                len(problems), "\n".join("  - " + p for p in problems)))
+            return dict(result, failed=True, problems=problems,
+                        msg=problems_message("the generated config", problems))
         content = render_yaml(config, header=HEADER)
         before = None
         if os.path.exists(dest):

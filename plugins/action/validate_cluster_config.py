@@ -9,9 +9,8 @@ import os
 
 from ansible.errors import AnsibleError
 from ansible.plugins.action import ActionBase
-from ansible_collections.airgap.kubernetes.plugins.plugin_utils.cluster.files import problems_message
 from ansible_collections.airgap.kubernetes.plugins.plugin_utils.cluster.model import resolve
-from ansible_collections.airgap.kubernetes.plugins.plugin_utils.cluster.validate import check
+from ansible_collections.airgap.kubernetes.plugins.plugin_utils.cluster.validate import check, problems_message
 
 ARGUMENT_SPEC = {
     "path": {"type": "path"},

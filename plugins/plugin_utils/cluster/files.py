@@ -9,12 +9,7 @@ import os
 
 from ansible.errors import AnsibleError
 from ansible_collections.airgap.kubernetes.plugins.plugin_utils.cluster.model import resolve
-from ansible_collections.airgap.kubernetes.plugins.plugin_utils.cluster.validate import check
-
-
-def problems_message(source, problems):
-    """One message listing every problem of a cluster file, each naming its field."""
-    return "%d problem(s) in %s:\n%s" % (len(problems), source, "\n".join("  - " + p for p in problems))
+from ansible_collections.airgap.kubernetes.plugins.plugin_utils.cluster.validate import check, problems_message
 
 
 def load_cluster(loader, path, check_files=False):

@@ -54,6 +54,11 @@ class Problems:
         return any(p == prefix or p.startswith(prefix + ".") or p.startswith(prefix + "[")
                    for p, dummy in self.items)
 
+    def ok(self, path):
+        """Whether this field and everything below it passed so far (the checks that follow
+        look only at such fields)."""
+        return not self.has(path)
+
     def messages(self):
         return ["%s: %s" % item for item in self.items]
 
@@ -64,15 +69,19 @@ class Problems:
         return len(self.items)
 
 
+def problems_message(source, problems):
+    """One message listing every problem of a cluster file, each naming its field."""
+    where = " in %s" % source if source else ""
+    return "%d problem(s)%s:\n%s" % (len(problems), where, "\n".join("  - " + p for p in problems))
+
+
 class ClusterConfigError(Exception):
     """A cluster file with problems; ``problems`` lists every one as 'path: message'."""
 
     def __init__(self, problems, source=None):
         self.problems = list(problems)
         self.source = source
-        where = " in %s" % source if source else ""
-        listing = "\n".join("  - " + p for p in self.problems)
-        super().__init__("%d problem(s)%s:\n%s" % (len(self.problems), where, listing))
+        super().__init__(problems_message(source, self.problems))
 
 
 
@@ -175,23 +184,23 @@ def _check_vars(problems, path, variables):
             problems.add("%s.%s" % (path, key), "airgap_cluster* variables are set by the inventory plugin")
 
 
-def _semantic_checks(config, problems, base_dir, check_files):
-    """Checks ArgumentSpecValidator cannot express. Only fields that passed it are checked."""
-    def ok(field):
-        return not problems.has(field)
-
-    if ok("name") and not _DNS_LABEL.match(config["name"]):
+def _check_name_and_ssh(config, problems, base_dir, check_files):
+    if problems.ok("name") and not _DNS_LABEL.match(config["name"]):
         problems.add("name", "%r is not a DNS label (lowercase letters, digits, '-', at most 63)"
                      % config["name"])
-
     ssh = config.get("ssh") or {}
-    if ok("ssh.port"):
+    if problems.ok("ssh.port"):
         _check_port(problems, "ssh.port", ssh.get("port"))
-    if ok("ssh.keyFile"):
+    if problems.ok("ssh.keyFile"):
         _check_file(problems, "ssh.keyFile", ssh.get("keyFile"), base_dir, check_files)
 
+
+def _check_hosts(config, problems, base_dir, check_files):
+    """Each host alone and against the others (names, addresses, SSH targets), and the
+    cluster's vars. Returns the host paths of each role and the hosts' IP addresses."""
+    ssh = config.get("ssh") or {}
     hosts = config.get("hosts") or []
-    if ok("hosts") and not hosts:
+    if problems.ok("hosts") and not hosts:
         problems.add("hosts", "must list at least one host")
     names, addresses, endpoints = {}, {}, {}
     role_paths = {role: [] for role in ROLES}
@@ -201,7 +210,7 @@ def _semantic_checks(config, problems, base_dir, check_files):
         if host is None:
             continue
         name, address, roles = host.get("name"), host.get("address"), host.get("roles")
-        if name is not None and ok(base + ".name"):
+        if name is not None and problems.ok(base + ".name"):
             if not _DNS_NAME.match(name):
                 problems.add(base + ".name", "%r is not a lowercase DNS name (a Kubernetes node name)"
                              % name)
@@ -209,7 +218,7 @@ def _semantic_checks(config, problems, base_dir, check_files):
                 problems.add(base + ".name", "duplicate host name %r (also %s)" % (name, names[name]))
             else:
                 names[name] = base + ".name"
-        if address is not None and ok(base + ".address"):
+        if address is not None and problems.ok(base + ".address"):
             _check_address(problems, base + ".address", address)
             if address in addresses:
                 problems.add(base + ".address", "duplicate address %r (also %s)"
@@ -218,7 +227,7 @@ def _semantic_checks(config, problems, base_dir, check_files):
                 addresses[address] = base + ".address"
             if _ip(address) is not None:
                 host_ips.append((base + ".address", _ip(address)))
-        if roles is not None and ok(base + ".roles"):
+        if roles is not None and problems.ok(base + ".roles"):
             if not roles:
                 problems.add(base + ".roles", "must name at least one of: %s" % ", ".join(ROLES))
             for role in roles:
@@ -228,11 +237,11 @@ def _semantic_checks(config, problems, base_dir, check_files):
             for role in set(roles):
                 role_paths[role].append(base)
         host_ssh = host.get("ssh") or {}
-        if ok(base + ".ssh.port"):
+        if problems.ok(base + ".ssh.port"):
             _check_port(problems, base + ".ssh.port", host_ssh.get("port"))
-        if ok(base + ".ssh.host"):
+        if problems.ok(base + ".ssh.host"):
             _check_address(problems, base + ".ssh.host", host_ssh.get("host"))
-        if ok(base + ".ssh.keyFile"):
+        if problems.ok(base + ".ssh.keyFile"):
             _check_file(problems, base + ".ssh.keyFile", host_ssh.get("keyFile"), base_dir, check_files)
         target = (host_ssh.get("host") or address, host_ssh.get("port") or ssh.get("port"))
         if None not in target and not problems.has(base):
@@ -242,40 +251,49 @@ def _semantic_checks(config, problems, base_dir, check_files):
             else:
                 endpoints[target] = base
         _check_vars(problems, base + ".vars", host.get("vars"))
-
     _check_vars(problems, "vars", config.get("vars"))
+    return role_paths, host_ips
 
-    hosts_ok = hosts and not problems.has("hosts")
-    if hosts_ok and not role_paths["control_plane"]:
+
+def _check_roles(config, problems, role_paths):
+    """The roles the hosts hold together: one control plane, a worker, at most one registry."""
+    if not config.get("hosts") or problems.has("hosts"):
+        return
+    if not role_paths["control_plane"]:
         problems.add("hosts", "no host has the role control_plane; a cluster needs one")
-    if hosts_ok and len(role_paths["control_plane"]) > 1:
+    if len(role_paths["control_plane"]) > 1:
         problems.add("hosts", "%s have the role control_plane; v1alpha1 supports one control plane "
                      "(several behind controlPlane.endpoint.host come later)"
                      % ", ".join(role_paths["control_plane"]))
-    if hosts_ok and not role_paths["worker"]:
+    if not role_paths["worker"]:
         problems.add("hosts", "no host has the role worker; give the control plane the role worker "
                      "too to run workloads on it")
-    if hosts_ok and len(role_paths["registry"]) > 1:
+    if len(role_paths["registry"]) > 1:
         problems.add("hosts", "%s have the role registry; one registry host is supported"
                      % ", ".join(role_paths["registry"]))
     registry = config.get("registry") or {}
-    if (hosts_ok and not role_paths["registry"] and ok("registry.host")
-            and not registry.get("host")):
+    if not role_paths["registry"] and problems.ok("registry.host") and not registry.get("host"):
         problems.add("registry.host", "no host has the role registry, so registry.host must name "
                      "an existing registry")
 
+
+def _check_control_plane(config, problems):
     endpoint = ((config.get("controlPlane") or {}).get("endpoint") or {})
-    if ok("controlPlane.endpoint.host"):
+    if problems.ok("controlPlane.endpoint.host"):
         _check_address(problems, "controlPlane.endpoint.host", endpoint.get("host"))
-    if ok("controlPlane.endpoint.port"):
+    if problems.ok("controlPlane.endpoint.port"):
         _check_port(problems, "controlPlane.endpoint.port", endpoint.get("port"))
 
+
+def _check_network(config, problems, host_ips):
+    """The pod and service networks (sizes, no overlap with each other or a host), the cluster
+    domain and the upstream DNS servers."""
     network = config.get("network") or {}
     nets = {}
     for key, max_v4, max_v6, what in (("podCIDR", 24, 64, "each node gets a /24 (IPv4) or /64 (IPv6)"),
                                       ("serviceCIDR", 12, 108, "kube-apiserver's limit")):
         field = "network." + key
-        if not ok(field):
+        if not problems.ok(field):
             continue
         net = _network(network[key])
         if net is None:
@@ -299,31 +317,37 @@ def _semantic_checks(config, problems, base_dir, check_files):
         for host_field, ip in host_ips:
             if ip.version == net.version and ip in net:
                 problems.add(host_field, "%s lies inside %s %s" % (ip, field, net))
-    if ok("network.clusterDomain") and not _DNS_NAME.match(network["clusterDomain"]):
+    if problems.ok("network.clusterDomain") and not _DNS_NAME.match(network["clusterDomain"]):
         problems.add("network.clusterDomain", "%r is not a DNS domain" % network["clusterDomain"])
-    if ok("network.upstreamDNS"):
+    if problems.ok("network.upstreamDNS"):
         for index, upstream in enumerate(network.get("upstreamDNS") or []):
             host = upstream.rsplit(":", 1)[0] if upstream.count(":") == 1 else upstream
             if not upstream.startswith("/") and _ip(host) is None:
                 problems.add("network.upstreamDNS[%d]" % index,
                              "%r is neither an IP address (optionally :port) nor a resolv.conf path" % upstream)
 
-    cni = config.get("cni") or {}
-    calico = cni.get("calico") or {}
-    if ok("cni.calico.mtu") and calico.get("mtu") not in (None, 0) and not 1000 <= calico["mtu"] <= 9000:
+
+def _check_cni(config, problems):
+    calico = (config.get("cni") or {}).get("calico") or {}
+    if problems.ok("cni.calico.mtu") and calico.get("mtu") not in (None, 0) and not 1000 <= calico["mtu"] <= 9000:
         problems.add("cni.calico.mtu", "%d is not 0 (detect) or 1000-9000" % calico["mtu"])
 
-    if ok("registry.host"):
+
+def _check_registry(config, problems, base_dir, check_files):
+    registry = config.get("registry") or {}
+    if problems.ok("registry.host"):
         _check_address(problems, "registry.host", registry.get("host"))
-    if ok("registry.port"):
+    if problems.ok("registry.port"):
         _check_port(problems, "registry.port", registry.get("port"))
     tls = registry.get("tls") or {}
-    if ok("registry.tls") and tls.get("mode") == "provided":
+    if problems.ok("registry.tls") and tls.get("mode") == "provided":
         for key in ("caFile", "certFile", "keyFile"):
             _check_file(problems, "registry.tls." + key, tls.get(key), base_dir, check_files)
 
+
+def _check_kubelet(config, problems):
     kubelet = config.get("kubelet") or {}
-    if ok("kubelet.extraArgs"):
+    if problems.ok("kubelet.extraArgs"):
         for flag, value in (kubelet.get("extraArgs") or {}).items():
             field = "kubelet.extraArgs.%s" % flag
             if not isinstance(flag, str) or not _FLAG.match(flag):
@@ -331,10 +355,12 @@ def _semantic_checks(config, problems, base_dir, check_files):
             if isinstance(value, (dict, list)) or value is None:
                 problems.add(field, "the value must be a string, number or boolean")
 
-    sources = config.get("sources") or {}
-    for key, value in sources.items():
+
+def _check_sources(config, problems):
+    """Base URLs are http(s) URLs; registries are host[:port][/path]."""
+    for key, value in (config.get("sources") or {}).items():
         field = "sources." + key
-        if value is None or not ok(field):
+        if value is None or not problems.ok(field):
             continue
         if SCHEMA["sources"]["options"][key]["default"].startswith("http"):
             if not _URL.match(value):
@@ -342,6 +368,20 @@ def _semantic_checks(config, problems, base_dir, check_files):
         elif not _REGISTRY.match(value):
             problems.add(field, "%r is not a registry (host[:port][/path], or "
                          "http://host[:port][/path] for a plain-HTTP mirror)" % value)
+
+
+def _semantic_checks(config, problems, base_dir, check_files):
+    """Checks ArgumentSpecValidator cannot express, section by section, in the file's order of
+    concerns. Only fields that passed it are checked."""
+    _check_name_and_ssh(config, problems, base_dir, check_files)
+    role_paths, host_ips = _check_hosts(config, problems, base_dir, check_files)
+    _check_roles(config, problems, role_paths)
+    _check_control_plane(config, problems)
+    _check_network(config, problems, host_ips)
+    _check_cni(config, problems)
+    _check_registry(config, problems, base_dir, check_files)
+    _check_kubelet(config, problems)
+    _check_sources(config, problems)
 
 
 def check(raw, base_dir=None, check_files=True):
