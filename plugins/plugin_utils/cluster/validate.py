@@ -288,7 +288,9 @@ def _check_control_plane(config, problems):
 def _check_network(config, problems, host_ips):
     """The pod and service networks (sizes, no overlap with each other or a host), the cluster
     domain and the upstream DNS servers."""
-    network = config.get("network") or {}
+    network = config.get("network")
+    if network is None:  # the section is not a mapping, and that problem is reported already
+        return
     nets = {}
     for key, max_v4, max_v6, what in (("podCIDR", 24, 64, "each node gets a /24 (IPv4) or /64 (IPv6)"),
                                       ("serviceCIDR", 12, 108, "kube-apiserver's limit")):
