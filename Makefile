@@ -29,7 +29,7 @@ LAB_SETTINGS := {"cluster_settings": {"addons": {"sampleApp": {"enabled": true}}
 
 .PHONY: help deps venv lab lab-up lab-mirror lab-hosts lab-bundle lab-cluster lab-down test lint sanity units lab-test e2e
 # ansible-playbook with this checkout as the collection airgap.kubernetes.
-ANSIBLE_PLAYBOOK = ANSIBLE_COLLECTIONS_PATH=$$($(PY) tests/collection.py) ansible-playbook
+ANSIBLE_PLAYBOOK = ANSIBLE_COLLECTIONS_PATH=$$($(PY) tests/collection.py) ANSIBLE_CALLBACKS_ENABLED=airgap.kubernetes.phases ansible-playbook
 LAB_KUBECONFIG := $(LAB_STATE)/lab/lab.kubeconfig
 # The mirror serves files as downloads (not executable); the lab's kubectl is a copy.
 KUBECTL := $(LAB_STATE)/bin/kubectl
