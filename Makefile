@@ -33,7 +33,7 @@ ANSIBLE_PLAYBOOK = ANSIBLE_COLLECTIONS_PATH=$$($(PY) tests/collection.py) ANSIBL
 LAB_KUBECONFIG := $(LAB_STATE)/lab/lab.kubeconfig
 # The mirror serves files as downloads (not executable); the lab's kubectl is a copy.
 KUBECTL := $(LAB_STATE)/bin/kubectl
-KUBECTL_MIRROR := $(AIRGAP_LAB_CACHE)/mirror/files/dl.k8s.io/release/$(shell awk '/^kubernetes:/{f=1} f && /version:/{print $$2; exit}' lab/versions.yml)/bin/linux/amd64/kubectl
+KUBECTL_MIRROR = $(AIRGAP_LAB_CACHE)/mirror/files/dl.k8s.io/release/$(shell $(PY) lab/labconf.py kubernetes-version)/bin/linux/amd64/kubectl
 
 help:
 	@echo "make lab         mirror + hosts, the bundle, site.yml, then kubectl get nodes and ns"
