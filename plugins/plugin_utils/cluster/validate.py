@@ -329,12 +329,6 @@ def _check_network(config, problems, host_ips):
                              "%r is neither an IP address (optionally :port) nor a resolv.conf path" % upstream)
 
 
-def _check_cni(config, problems):
-    calico = (config.get("cni") or {}).get("calico") or {}
-    if problems.ok("cni.calico.mtu") and calico.get("mtu") not in (None, 0) and not 1000 <= calico["mtu"] <= 9000:
-        problems.add("cni.calico.mtu", "%d is not 0 (detect) or 1000-9000" % calico["mtu"])
-
-
 def _check_registry(config, problems, base_dir, check_files):
     registry = config.get("registry") or {}
     if problems.ok("registry.host"):
@@ -380,7 +374,6 @@ def _semantic_checks(config, problems, base_dir, check_files):
     _check_roles(config, problems, role_paths)
     _check_control_plane(config, problems)
     _check_network(config, problems, host_ips)
-    _check_cni(config, problems)
     _check_registry(config, problems, base_dir, check_files)
     _check_kubelet(config, problems)
     _check_sources(config, problems)

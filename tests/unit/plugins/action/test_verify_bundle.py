@@ -8,8 +8,11 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from unittest.mock import MagicMock
 
-from ansible_collections.airgap.kubernetes.plugins.plugin_utils import bundle
+from ansible.parsing.dataloader import DataLoader
+from ansible_collections.airgap.kubernetes.plugins.action.build_bundle import ActionModule as BuildBundle
+from ansible_collections.airgap.kubernetes.plugins.plugin_utils import bundle, releases
 
 CLUSTER = """\
 plugin: airgap.kubernetes.cluster
@@ -47,14 +50,25 @@ def test_preflight_names_what_the_bundle_lacks_and_touches_no_host(tmp_path, ans
     assert "localhost" in recap and "cp1" not in recap and "w1" not in recap, recap
 
 
-def test_bundle_refuses_a_cni_the_collection_has_no_rows_for(tmp_path, ansible_env):
-    # Calico is in the schema but cannot be built for the lab, so no release has rows for it.
+def test_bundle_refuses_a_cni_the_collection_does_not_install(tmp_path, ansible_env):
     (tmp_path / "cluster.yml").write_text(CLUSTER + "cni:\n  plugin: calico\n")
     command = [os.path.join(os.path.dirname(sys.executable), "ansible-playbook"), "-i", "localhost,", "airgap.kubernetes.bundle",
                "-e", "cluster_file=%s" % (tmp_path / "cluster.yml")]
     result = subprocess.run(command, env=ansible_env, cwd=str(tmp_path), stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, check=False, timeout=300)
     assert result.returncode == 2, result.stdout
-    assert "asks for the CNI plugin calico, and the collection has no rows for it with Kubernetes v1.37.2" \
-        in result.stdout
+    assert "cni.plugin: value of plugin must be one of: kube-router, got: calico" in result.stdout
+    assert not (tmp_path / "bundle").exists()
+
+
+def test_bundle_refuses_a_cni_the_release_has_no_rows_for(tmp_path, monkeypatch):
+    # kube-router has rows in every release today; a release without them must not build silently.
+    monkeypatch.delitem(releases.SUPPORTED_RELEASES["v1.37.2"]["cni"], "kube-router")
+    (tmp_path / "cluster.yml").write_text(CLUSTER)
+    task = MagicMock(args={"path": str(tmp_path / "cluster.yml")}, async_val=0, check_mode=False)
+    action = BuildBundle(task, MagicMock(), MagicMock(), DataLoader(), MagicMock(), MagicMock())
+    result = action.run(task_vars={})
+    assert result["failed"] is True
+    assert "asks for the CNI plugin kube-router, and the collection has no rows for it with Kubernetes v1.37.2" \
+        in result["msg"]
     assert not (tmp_path / "bundle").exists()

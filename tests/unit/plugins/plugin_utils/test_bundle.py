@@ -207,10 +207,10 @@ def test_verify_names_a_missing_image_and_a_missing_cni(built):
     plan["images"].append({"name": "metrics-server", "ref": "registry.k8s.io/metrics-server/metrics-server:v0.8.0",
                            "registry": "unused", "repository": "metrics-server/metrics-server", "tag": "v0.8.0",
                            "digest": None})
-    dummy, problems = bundle.verify(result["archive"], plan, cni_plugin="calico")
+    dummy, problems = bundle.verify(result["archive"], plan, cni_plugin="kube-router")
     assert problems == [
         "demo-bundle-v1.37.2-amd64.tar: lacks the image registry.k8s.io/metrics-server/metrics-server:v0.8.0",
-        "demo-bundle-v1.37.2-amd64.tar: the cluster asks for the CNI plugin calico, the bundle carries no CNI",
+        "demo-bundle-v1.37.2-amd64.tar: the cluster asks for the CNI plugin kube-router, the bundle carries no CNI",
     ]
 
 

@@ -66,21 +66,28 @@ def test_plan_follows_sources_and_conditions():
 
 def test_a_cni_row_adds_its_files_and_images(monkeypatch):
     row = releases.SUPPORTED_RELEASES["v1.37.2"]
-    monkeypatch.setitem(row["cni"], "calico", {
+    # A made-up CNI: the table, not the schema, decides what a plugin's row brings.
+    monkeypatch.setitem(row["cni"], "example-cni", {
         "version": "v9.9.9",
         "artifacts": [],
-        "manifests": [{"name": "calico-manifest", "version": "v9.9.9", "source": "githubReleases",
-                       "path": "projectcalico/calico/releases/download/{version}/calico.yaml",
+        "manifests": [{"name": "example-manifest", "version": "v9.9.9", "source": "githubReleases",
+                       "path": "example/cni/releases/download/{version}/cni.yaml",
                        "checksum": None, "sha256": {"amd64": "0" * 64}, "arch": ["amd64"]}],
-        "images": [{"name": "calico-node", "upstream": "quay.io", "repository": "calico/node",
+        "images": [{"name": "example-node", "upstream": "quay.io", "repository": "example/node",
                     "tag": "v9.9.9", "source": "quayIo", "digest": None}],
     })
     config = cluster()
-    config["cni"]["plugin"] = "calico"
+    config["cni"]["plugin"] = "example-cni"
     plan = releases.cluster_plan(config)
-    assert plan["cni"] == {"plugin": "calico", "version": "v9.9.9"} and plan["missing_cni"] is None
+    assert plan["cni"] == {"plugin": "example-cni", "version": "v9.9.9"} and plan["missing_cni"] is None
     assert plan["files"][-1]["sha256"] == "0" * 64 and plan["files"][-1]["checksum_url"] is None
-    assert plan["images"][-1]["ref"] == "quay.io/calico/node:v9.9.9"
+    assert plan["images"][-1]["ref"] == "quay.io/example/node:v9.9.9"
+
+
+def test_a_cni_without_a_row_is_named(monkeypatch):
+    monkeypatch.delitem(releases.SUPPORTED_RELEASES["v1.37.2"]["cni"], "kube-router")
+    plan = releases.cluster_plan(cluster())
+    assert plan["missing_cni"] == "kube-router" and plan["cni"] is None
 
 
 def test_the_kube_router_row():

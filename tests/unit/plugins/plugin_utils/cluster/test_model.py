@@ -27,7 +27,7 @@ def test_minimal_file_gets_every_default():
     assert cluster["kubernetesVersion"] == list(SUPPORTED_RELEASES)[-1]
     assert cluster["network"] == {"podCIDR": "10.244.0.0/16", "serviceCIDR": "10.96.0.0/12",
                                   "clusterDomain": "cluster.local", "upstreamDNS": ["/etc/resolv.conf"]}
-    assert cluster["cni"] == {"plugin": "kube-router", "calico": {"encapsulation": "VXLAN", "mtu": 0}}
+    assert cluster["cni"] == {"plugin": "kube-router"}
     assert cluster["kubelet"] == {"failCgroupV1": True, "extraArgs": {}}
     assert cluster["addons"]["metricsServer"]["enabled"] is True
     assert cluster["addons"]["sampleApp"]["enabled"] is False

@@ -52,5 +52,5 @@ def test_reference_doc_is_current():
 def test_reference_doc_lists_every_field():
     text = reference_markdown()
     for field in ("hosts[].address", "hosts[].ssh.keyFile", "kubelet.failCgroupV1", "registry.auth.password",
-                  "cni.calico.encapsulation", "sources.quayIo", "controlPlane.endpoint.host"):
+                  "cni.plugin", "sources.quayIo", "controlPlane.endpoint.host"):
         assert "| `%s` |" % field in text
