@@ -111,8 +111,8 @@ SUPPORTED_RELEASES = {
         # manifests (artifact rows; a pinned sha256 where upstream publishes no checksum file).
         # A cluster asking for a CNI without a row here gets no bundle (or, with
         # include_cni=false, a bundle without a CNI, which the preflight refuses).
-        # Calico cannot be built for the lab (lab/mirror/src/calico/README.md); kube-router is
-        # the lab's CNI, ready here for when cluster.yml offers it (cluster_config.CNI_PLUGINS).
+        # kube-router is the one CNI cluster.yml offers (cluster/schema.py CNI_PLUGINS); Calico
+        # has no row because the lab cannot build it (lab/mirror/src/calico/README.md).
         # Its DaemonSet is the CNI role's template, as upstream's daemonset/*.yaml are examples
         # to edit (cluster CIDR, API server address), so only its image is bundled.
         "cni": {
