@@ -50,6 +50,8 @@ BOM_NAME = "bom.json"
 BOM_KIND = "Bundle"
 BOM_API = "airgap.kubernetes/v1alpha1"
 LAYOUT = "images"
+# Files and OS packages live below this directory of the archive.
+FILES_DIR = "files"
 REF_ANNOTATION = "org.opencontainers.image.ref.name"
 NAME_ANNOTATION = "io.containerd.image.name"
 _HEX = re.compile(r"^[0-9a-f]{64}$")
@@ -401,13 +403,13 @@ def _pins_from(path):
 
 
 def file_path(item):
-    return "files/%s/%s" % (item["name"], item["file"])
+    return "%s/%s/%s" % (FILES_DIR, item["name"], item["file"])
 
 
 def package_path(os_id, filename):
     """A .deb's member: files/packages/<os id>/<file name>, the os id as the node role computes
     it on a host (``ansible_distribution | lower ~ '-' ~ ansible_distribution_major_version``)."""
-    return "files/packages/%s/%s" % (os_id, filename.rsplit("/", 1)[-1])
+    return "%s/packages/%s/%s" % (FILES_DIR, os_id, filename.rsplit("/", 1)[-1])
 
 
 def build(plan, dest, cluster_name, kubernetes_version, cache=None, arch="amd64", pins=None,
@@ -693,3 +695,112 @@ def verify(archive, plan=None, kubernetes_version=None, arch=None, cni_plugin=No
             problems.append("%s: the cluster asks for the CNI plugin %s, the bundle carries %s"
                             % (name, cni_plugin, cni.get("plugin") or "no CNI"))
     return bom, problems
+
+
+# -- the verified bundle, handed to the phases (the cluster_model action) ----------------------
+
+UNPACKED_DIR = ".unpacked"
+_UNPACKED_MARK = ".unpacked"
+_VERIFIED_MARK = ".verified"
+
+
+def recorded_sha256(archive):
+    """The sha256 the archive's ``.sha256`` file records, or None."""
+    try:
+        with open(archive + ".sha256", encoding="utf-8") as handle:
+            value = (handle.read().split() or [""])[0].lower()
+    except OSError:
+        return None
+    return value if _HEX.match(value) else None
+
+
+def unpacked_dir(bundle_dir, archive_sha256):
+    """Where the controller unpacks a bundle's manifest and files: one directory per archive
+    sha256 below the bundle directory, so a new bundle never mixes with an old one."""
+    return os.path.join(bundle_dir, UNPACKED_DIR, archive_sha256[:16])
+
+
+def _read_json(path):
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except (OSError, ValueError):
+        return None
+
+
+def _unpack(archive, dest):
+    """The manifest, the files and the OS packages (not the images: the registry host unpacks
+    those), regular files and directories only, without owners or set-id bits."""
+    with tarfile.open(archive, mode="r|*") as tar:
+        for member in tar:
+            if member.name != BOM_NAME and not member.name.startswith(FILES_DIR + "/"):
+                continue
+            if not (member.isfile() or member.isdir()):
+                raise BundleError("%s: member %s is not a regular file or directory"
+                                  % (os.path.basename(archive), member.name))
+            tar.extract(member, dest, filter="data")
+
+
+def prepare(archive, directory, plan, kubernetes_version, arch, cni_plugin, recheck=False):
+    """Verify a bundle archive for a cluster's plan and unpack its manifest and files on the
+    controller, for the phases. The full ``verify`` runs once per archive file and plan: a stamp
+    written after it (path, size, mtime, inode, plan) lets later phases of the same run, and later
+    runs, skip re-reading an archive that has not changed (``recheck`` reads it all the same, as
+    the preflight does). The BOM returned is the one read from the archive itself, never the
+    sidecar.
+
+    Returns ``(bom, sha256, unpacked directory, changed, problems)``."""
+    sha = recorded_sha256(archive)
+    plan_key = hashlib.sha256(json.dumps([plan, kubernetes_version, arch, cni_plugin],
+                                         sort_keys=True).encode()).hexdigest()
+    dest = unpacked_dir(directory, sha) if sha else None
+    if dest and os.path.exists(archive) and not recheck:
+        info = os.stat(archive)
+        stamp = {"archive": os.path.abspath(archive), "sha256": sha, "size": info.st_size,
+                 "mtime_ns": info.st_mtime_ns, "inode": info.st_ino, "plan": plan_key}
+        if (_read_json(os.path.join(dest, _VERIFIED_MARK)) == stamp
+                and os.path.exists(os.path.join(dest, _UNPACKED_MARK))):
+            bom = _read_json(os.path.join(dest, BOM_NAME))
+            if bom is not None:
+                return bom, sha, dest, False, []
+    bom, problems = verify(archive, plan, kubernetes_version=kubernetes_version, arch=arch,
+                           cni_plugin=cni_plugin)
+    if problems:
+        return bom, sha, None, False, problems
+    # verify() passed, so the archive's sha256 is the one its .sha256 file records.
+    changed = not os.path.exists(os.path.join(dest, _UNPACKED_MARK))
+    if changed:
+        os.makedirs(dest, exist_ok=True)
+        _unpack(archive, dest)
+        _atomic_write(os.path.join(dest, _UNPACKED_MARK), (sha + "\n").encode())
+    info = os.stat(archive)
+    _atomic_write(os.path.join(dest, _VERIFIED_MARK), json.dumps(
+        {"archive": os.path.abspath(archive), "sha256": sha, "size": info.st_size,
+         "mtime_ns": info.st_mtime_ns, "inode": info.st_ino, "plan": plan_key}).encode())
+    return _read_json(os.path.join(dest, BOM_NAME)), sha, dest, changed, []
+
+
+def facts(bom, archive, sha, dest):
+    """The verified bundle as the roles take it: files by name (controller paths in the unpacked
+    directory, with version, architecture and sha256), images by name as ``ref@digest``, every
+    image digest (index and platform manifest) for the health check, and OS packages by OS id."""
+    packages = {}
+    for entry in bom.get("packages", []):
+        packages.setdefault(entry["os"], []).append(
+            {"name": entry["name"], "path": os.path.join(dest, entry["path"]), "sha256": entry["sha256"]})
+    digests = set()
+    for entry in bom["images"]:
+        digests.add(entry["digest"])
+        if entry.get("manifest"):
+            digests.add(entry["manifest"])
+    return {
+        "archive": archive, "sha256": sha, "dir": dest,
+        "kubernetes_version": bom["kubernetesVersion"], "arch": bom["arch"],
+        "layout": bom.get("layout", {}).get("path", LAYOUT),
+        "files": {f["name"]: {"path": os.path.join(dest, f["path"]), "version": f["version"],
+                              "arch": f["arch"], "sha256": f["sha256"]} for f in bom["files"]},
+        "images": {i["name"]: "%s@%s" % (i["ref"], i["digest"]) for i in bom["images"]},
+        "image_refs": {i["name"]: i["ref"] for i in bom["images"]},
+        "digests": sorted(digests),
+        "packages": packages,
+    }

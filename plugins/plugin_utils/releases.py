@@ -64,8 +64,14 @@ def _kube_binary(name, version):
     }
 
 
+# The upstream registries images come from, each with the cluster.yml ``sources`` key of the
+# registry to pull it from. Nodes resolve these names through the site registry (containerd's
+# hosts.toml), so this is also the list of mirrored registries.
+UPSTREAM_REGISTRIES = {"registry.k8s.io": "registryK8sIo", "docker.io": "dockerHub", "quay.io": "quayIo"}
+
+
 def _image(name, upstream, repository, tag, when=None, digest=None):
-    source = {"registry.k8s.io": "registryK8sIo", "docker.io": "dockerHub", "quay.io": "quayIo"}[upstream]
+    source = UPSTREAM_REGISTRIES[upstream]
     row = {"name": name, "upstream": upstream, "repository": repository, "tag": tag,
            "source": source, "digest": digest}
     if when:

@@ -481,3 +481,61 @@ def test_verify_names_a_changed_package_and_what_the_bom_lacks(debian, tmp_path)
         "demo-bundle-v1.37.2-amd64.tar: lacks the package socat for debian-12",
         "demo-bundle-v1.37.2-amd64.tar: lacks the OS packages for debian-13 (trixie)",
     ]
+
+
+# -- the verified bundle for the phases: prepare and facts -------------------------------------
+
+def test_prepare_verifies_unpacks_and_hands_the_roles_one_map(built, tmp_path):
+    result, plan = built
+    directory = os.path.dirname(result["archive"])
+    bom, sha, dest, changed, problems = bundle.prepare(result["archive"], directory, plan, "v1.37.2", "amd64", None)
+    assert problems == [] and changed and sha == result["sha256"]
+    assert dest == os.path.join(directory, ".unpacked", sha[:16])
+    # The manifest and files are unpacked; the images stay in the archive (the registry host's).
+    assert sorted(os.listdir(dest)) == [".unpacked", ".verified", "bom.json", "files"]
+    facts = bundle.facts(bom, result["archive"], sha, dest)
+    assert facts["files"]["runc"] == {"path": os.path.join(dest, "files/runc/runc.amd64"), "version": "v1",
+                                      "arch": "amd64", "sha256": hashlib.sha256(b"runc binary").hexdigest()}
+    with open(facts["files"]["kubeadm"]["path"], "rb") as handle:
+        assert handle.read() == b"kubeadm binary"
+    pause = next(i for i in bom["images"] if i["name"] == "pause")
+    assert facts["images"]["pause"] == "registry.k8s.io/pause:3.10.2@" + pause["digest"]
+    assert facts["image_refs"]["hello"] == "docker.io/airgapkubernetes/hello:v1.0.0"
+    assert pause["digest"] in facts["digests"] and facts["layout"] == "images"
+    # A second call finds the stamp: nothing is read again, nothing changes.
+    again = bundle.prepare(result["archive"], directory, plan, "v1.37.2", "amd64", None)
+    assert again == (bom, sha, dest, False, [])
+
+
+def test_prepare_reads_the_archive_again_when_it_changed_or_is_asked_to(built, monkeypatch):
+    result, plan = built
+    directory = os.path.dirname(result["archive"])
+    bundle.prepare(result["archive"], directory, plan, "v1.37.2", "amd64", None)
+    calls = []
+    real = bundle.verify
+    monkeypatch.setattr(bundle, "verify", lambda *a, **k: calls.append(a) or real(*a, **k))
+    bundle.prepare(result["archive"], directory, plan, "v1.37.2", "amd64", None)
+    assert not calls
+    bundle.prepare(result["archive"], directory, plan, "v1.37.2", "amd64", None, recheck=True)
+    assert len(calls) == 1
+    # The same bytes written again (a new mtime) are verified again; a changed byte is refused.
+    change_one_byte(result["archive"], "files/runc/runc.amd64", fix_checksum=False)
+    dummy, dummy, dest, changed, problems = bundle.prepare(
+        result["archive"], directory, plan, "v1.37.2", "amd64", None)
+    assert len(calls) == 2 and dest is None and not changed
+    assert any("files/runc/runc.amd64 has sha256" in p for p in problems), problems
+
+
+def test_prepare_a_gzip_bundle(files, tmp_path):
+    dummy, url = files
+    with FakeRegistry() as reg:
+        image(reg, "registry.k8s.io/pause", "3.10.2")
+        image(reg, "docker.io/airgapkubernetes/hello", "v1.0.0")
+        plan = plan_for(url, reg)
+        result = bundle.build(plan, str(tmp_path / "out"), "demo", "v1.37.2", compression="gzip")
+    assert result["archive"].endswith("-amd64.tar.gz")
+    assert bundle.find_archive(str(tmp_path / "out"), "demo", "v1.37.2", "amd64") == result["archive"]
+    bom, sha, dest, changed, problems = bundle.prepare(result["archive"], str(tmp_path / "out"), plan, "v1.37.2",
+                                                       "amd64", None)
+    assert problems == [] and changed
+    assert os.path.isfile(bundle.facts(bom, result["archive"], sha, dest)["files"]["runc"]["path"])
