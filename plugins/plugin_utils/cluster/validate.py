@@ -84,7 +84,6 @@ class ClusterConfigError(Exception):
         super().__init__(problems_message(source, self.problems))
 
 
-
 def _walk(params, options, path, problems, level=None):
     """Validate one mapping level with ArgumentSpecValidator, field by field, then recurse."""
     if params is None:
@@ -154,7 +153,6 @@ def _check_port(problems, path, value):
 def _check_address(problems, path, value):
     if value is not None and _ip(value) is None and not _DNS_NAME.match(value.lower()):
         problems.add(path, "%r is neither an IP address nor a DNS name" % value)
-
 
 
 def resolve_path(value, base_dir):
