@@ -137,15 +137,15 @@ def test_bundle_carries_the_os_packages_of_debian_12_and_13(bundle):
         assert seen[path] == entry["sha256"], path
 
 
-def test_preflight_refuses_a_bundle_without_the_clusters_cni(bundle, cluster_file):
-    # The same cluster asking for another CNI, next to the same bundle directory.
+def test_preflight_refuses_a_cni_the_collection_does_not_install(bundle, cluster_file):
+    # The same cluster asking for a CNI the collection has no rows for, next to the same bundle.
     other = cluster_file.with_name("calico.cluster.yml")
     config = yaml.safe_load(cluster_file.read_text())
     config["cni"] = {"plugin": "calico"}
     other.write_text(yaml.safe_dump(config, sort_keys=False))
     result = playbook("preflight", "-e", "cluster_file=%s" % other)
     assert result.returncode == 2
-    assert "the cluster asks for the CNI plugin calico, the bundle carries kube-router" in result.stdout
+    assert "cni.plugin: value of plugin must be one of: kube-router, got: calico" in result.stdout, result.stdout
     assert "lab-1" not in result.stdout[result.stdout.index("PLAY RECAP"):]
 
 
@@ -154,11 +154,14 @@ def test_registry_serves_every_image_only_over_tls_with_credentials(bundle, clus
     assert first.returncode == 0, first.stdout
     second = playbook("registry", inventory=str(cluster_file))
     assert second.returncode == 0, second.stdout
+    assert re.search(r"\d+ images in 127.0.0.1:5001: \d+ blobs pushed", first.stdout), first.stdout
     assert re.search(r"lab-1 +: ok=\d+ +changed=0 ", second.stdout), second.stdout
-    assert re.search(r"\d+ images in [0-9.]+:5000: 0 blobs pushed \(0 bytes\)", second.stdout), second.stdout
+    # Nothing missing: the push instance is not started at all.
+    assert re.search(r"TASK \[airgap.kubernetes.registry : Start the push instance\] \*+\nskipping: \[lab-1\]",
+                     second.stdout), second.stdout
 
     pki = os.path.join(os.path.dirname(cluster_file), "pki", "lab")
-    with open(os.path.join(pki, "registry-password"), encoding="utf-8") as handle:
+    with open(os.path.join(pki, "registry-pull-password"), encoding="utf-8") as handle:
         password = handle.read().split()[0]
     base = "https://10.213.7.11:5000"
     context = ssl.create_default_context(cafile=os.path.join(pki, "ca.crt"))
@@ -178,6 +181,12 @@ def test_registry_serves_every_image_only_over_tls_with_credentials(bundle, clus
     assert status("http://10.213.7.11:5000/v2/", ctx=None)[0] == 400
     for image in bundle["bom"]["images"]:
         repository, tag = image["ref"].rsplit(":", 1)
-        code, headers = status("%s/v2/%s/manifests/%s" % (base, repository, tag), auth="airgap:" + password,
+        code, headers = status("%s/v2/%s/manifests/%s" % (base, repository, tag), auth="airgap-pull:" + password,
                                method="HEAD")
         assert code == 200 and headers["Docker-Content-Digest"] == image["digest"], image["ref"]
+    # The nodes' identity cannot push (the instance they reach is read-only), and the push
+    # instance is not running: nothing listens on its loopback port's address from outside.
+    assert status(base + "/v2/x/blobs/uploads/", auth="airgap-pull:" + password, method="POST")[0] == 405
+    with open(os.path.join(pki, "registry-password"), encoding="utf-8") as handle:
+        push_password = handle.read().split()[0]
+    assert status(base + "/v2/x/blobs/uploads/", auth="airgap:" + push_password, method="POST")[0] == 401

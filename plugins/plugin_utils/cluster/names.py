@@ -17,8 +17,10 @@ import os
 
 from ansible_collections.airgap.kubernetes.plugins.plugin_utils import releases
 
-# The user of the site registry when the cluster file sets no registry.auth.
+# The push identity of the site registry when the cluster file sets no registry.auth.
 DEFAULT_REGISTRY_USER = "airgap"
+# The pull-only identity nodes get from a registry the collection runs.
+PULL_REGISTRY_USER = "airgap-pull"
 
 
 def host_port(host, port):
@@ -63,6 +65,15 @@ def derive(cluster, cluster_file):
     for host in cluster["hosts"]:
         for role in host["roles"]:
             by_role.setdefault(role, []).append(host["name"])
+    push = {"username": auth["username"] or DEFAULT_REGISTRY_USER,
+            # Read with the password lookup, which creates it on first use, when auth is unset.
+            "password_file": "" if auth["password"] else os.path.join(paths["pki_dir"], "registry-password")}
+    # Nodes pull with an identity of their own that cannot push (the registry the collection runs
+    # is read-only to it); a registry the site runs itself (no host with role registry) is
+    # reached with registry.auth.
+    managed = "registry" in by_role
+    pull = ({"username": PULL_REGISTRY_USER,
+             "password_file": os.path.join(paths["pki_dir"], "registry-pull-password")} if managed else dict(push))
     return dict(paths, **{
         "cluster": cluster["name"],
         "cluster_file": os.path.abspath(cluster_file),
@@ -76,9 +87,9 @@ def derive(cluster, cluster_file):
         "registry": {
             "host": registry["host"], "port": registry["port"],
             "address": host_port(registry["host"], registry["port"]),
-            "username": auth["username"] or DEFAULT_REGISTRY_USER,
-            # Read with the password lookup, which creates it on first use, when auth is unset.
-            "password_file": "" if auth["password"] else os.path.join(paths["pki_dir"], "registry-password"),
+            "managed": managed,
+            "username": push["username"], "password_file": push["password_file"],
+            "pull": pull,
             "tls_mode": registry["tls"]["mode"],
             "ca_file": os.path.join(paths["pki_dir"], "ca.crt") if generated else (registry["tls"]["caFile"] or ""),
             "mirrors": mirrored_registries(cluster),

@@ -37,8 +37,9 @@ def test_defaults_come_from_the_hosts_roles(tmp_path):
     assert got["endpoint"] == {"host": "192.0.2.11", "port": 6443, "address": "192.0.2.11:6443",
                                "url": "https://192.0.2.11:6443"}
     assert got["registry"] == {
-        "host": "192.0.2.10", "port": 5000, "address": "192.0.2.10:5000", "username": "airgap",
+        "host": "192.0.2.10", "port": 5000, "address": "192.0.2.10:5000", "managed": True, "username": "airgap",
         "password_file": str(tmp_path / "pki" / "demo" / "registry-password"), "tls_mode": "generated",
+        "pull": {"username": "airgap-pull", "password_file": str(tmp_path / "pki" / "demo" / "registry-pull-password")},
         "ca_file": str(tmp_path / "pki" / "demo" / "ca.crt"),
         "mirrors": ["docker.io", "quay.io", "registry.k8s.io"]}
     assert got["pki_dir"] == str(tmp_path / "pki" / "demo")
@@ -58,6 +59,8 @@ registry:
     assert got["endpoint"]["address"] == "192.0.2.100:8443"
     assert got["registry"]["username"] == "pusher"
     assert got["registry"]["password_file"] == ""
+    # Nodes still get a pull-only identity of their own from the registry the collection runs.
+    assert got["registry"]["pull"]["username"] == "airgap-pull"
     assert got["registry"]["ca_file"] == os.path.join(str(tmp_path), "site-ca.pem")
     assert "s3cret" not in json.dumps(got)
 
@@ -66,3 +69,16 @@ def test_ipv6_addresses_are_bracketed_with_their_port():
     assert host_port("fd00::1", 6443) == "[fd00::1]:6443"
     assert host_port("192.0.2.1", 6443) == "192.0.2.1:6443"
     assert host_port("api.example.org", 6443) == "api.example.org:6443"
+
+
+def test_a_registry_the_site_runs_is_reached_with_registry_auth(tmp_path):
+    path = tmp_path / "demo.cluster.yml"
+    path.write_text(BASE.replace("roles: [registry]", "roles: [worker]") + """\
+registry:
+  host: registry.example.org
+  auth: {username: site, password: s3cret}
+""")
+    got = derive(load(yaml.safe_load(path.read_text()), base_dir=str(tmp_path)), str(path))
+    assert got["registry"]["managed"] is False
+    assert got["registry"]["pull"] == {"username": "site", "password_file": ""}
+    assert got["registry"]["address"] == "registry.example.org:5000"
