@@ -293,6 +293,22 @@ SCHEMA = {
                                "packages is trusted. Default: Debian's archive keys as the package "
                                "debian-archive-keyring installs them.",
             },
+            "publicKey": {
+                "type": "path",
+                "description": "OpenSSH public key file on the controller, relative to cluster.yml or "
+                               "absolute: the public half of the key the bundle is signed with on the "
+                               "connected side (-e bundle_signing_key=KEY). Every phase checks the "
+                               "bundle's signature (<archive>.sha256.sig) against it with ssh-keygen "
+                               "before it reads the archive or contacts a host; a file with several keys, "
+                               "one a line, trusts each. Required unless allowUnsigned is true.",
+            },
+            "allowUnsigned": {
+                "type": "bool", "default": False,
+                "description": "Accept a bundle without a signature, with a warning at every phase. A "
+                               "signature that does not verify against publicKey is refused all the "
+                               "same. Leave it false: without a signature nothing proves who built the "
+                               "bundle.",
+            },
         },
     },
     "sources": {

@@ -339,6 +339,25 @@ def _check_registry(config, problems, base_dir, check_files):
             _check_file(problems, "registry.tls." + key, tls.get(key), base_dir, check_files)
 
 
+def _check_bundle(config, problems, base_dir, check_files):
+    """bundle.publicKey names an existing file, and not the private half of the key."""
+    public_key = (config.get("bundle") or {}).get("publicKey")
+    if public_key is None or not problems.ok("bundle.publicKey"):
+        return
+    _check_file(problems, "bundle.publicKey", public_key, base_dir, check_files)
+    if check_files and not problems.has("bundle.publicKey"):
+        path = resolve_path(public_key, base_dir)
+        try:
+            with open(path, "rb") as handle:
+                private = b"PRIVATE KEY" in handle.read(4096)
+        except OSError as exc:
+            problems.add("bundle.publicKey", "cannot read %s: %s" % (path, exc.strerror))
+            return
+        if private:
+            problems.add("bundle.publicKey", "%s is a private key; name its public half (the .pub file): the "
+                         "private key stays on the connected side" % path)
+
+
 def _check_kubelet(config, problems):
     kubelet = config.get("kubelet") or {}
     if problems.ok("kubelet.extraArgs"):
@@ -373,6 +392,7 @@ def _semantic_checks(config, problems, base_dir, check_files):
     _check_control_plane(config, problems)
     _check_network(config, problems, host_ips)
     _check_registry(config, problems, base_dir, check_files)
+    _check_bundle(config, problems, base_dir, check_files)
     _check_kubelet(config, problems)
     _check_sources(config, problems)
 
