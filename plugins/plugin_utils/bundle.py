@@ -11,7 +11,15 @@ signed Release file (InRelease) is fetched and its signature checked against the
 (gpgv), the Packages index checked against it, the dependency closure of the
 release's package names resolved (debian_archive.py) and every .deb checked against the index; a
 bill of materials (BOM) names every file, image and package with its sha256/digest; one tar
-archive holds the BOM, the files, the packages and the layout, with its sha256 next to it.
+archive holds the BOM, the files, the packages and the layout, with its sha256 next to it
+(``<archive>.sha256``) and, given the user's signing key, an OpenSSH signature of that checksum
+file (``<archive>.sha256.sig``, ``ssh-keygen -Y sign``).
+
+Verify (``verify``, on the air-gapped side): the signature first, against the public key the
+cluster file names (``bundle.publicKey``), before the archive is read at all; then every member
+against a strict policy (regular files and directories below bom.json, files/ and images/ only,
+no links, devices, duplicates, ``..`` or absolute names, set-id bits or foreign owners), the
+archive against its sha256 and every member against the BOM.
 Downloads go through a cache keyed by URL (files, checksum files, Release files, indexes, .debs,
 tag resolutions) and by digest (blobs), so a second build with the same cache downloads nothing;
 a cached InRelease is verified again at each build.
@@ -23,12 +31,14 @@ Archive layout::
     files/packages/<os id>/<.deb file name>      (os id: debian-12, debian-13)
     images/oci-layout, images/index.json, images/blobs/sha256/<hex>
 
-Controller-side: the build_bundle and verify_bundle actions run it. Standard library, ansible-core's
-urls and the collection's oci_registry and debian_archive.
+Controller-side: the build_bundle, verify_bundle and cluster_model actions run it. Standard library,
+ansible-core's urls, the collection's oci_registry and debian_archive, and ssh-keygen (openssh-client)
+for the signature.
 """
 
 from __future__ import annotations
 
+import collections
 import datetime
 import gzip
 import hashlib
@@ -37,6 +47,7 @@ import json
 import os
 import re
 import ssl
+import subprocess
 import tarfile
 import tempfile
 import time
@@ -414,15 +425,20 @@ def package_path(os_id, filename):
 
 def build(plan, dest, cluster_name, kubernetes_version, cache=None, arch="amd64", pins=None,
           pins_from=None, compression="none", force=False, ca_file=None, registry_auth=None,
-          refresh=False, log=None, now=None):
-    """Build (or keep, when identical) the bundle of one plan in ``dest``. Returns a result dict
-    with the archive, its sha256, the BOM and figures."""
+          refresh=False, log=None, now=None, signing_key=None, public_key=None):
+    """Build (or keep, when identical) the bundle of one plan in ``dest``, signed with the
+    private key file ``signing_key`` when given (checked against ``public_key``, the cluster
+    file's ``bundle.publicKey``, when that file is on this machine). Returns a result dict with
+    the archive, its sha256, the signature, the BOM and figures."""
     started = time.monotonic()
     for item in plan.get("packages", []):  # before any download: a missing gpgv is no surprise at the end
         try:
             debian_archive.signature_tools(item["keyring"])
         except debian_archive.ArchiveError as exc:
             raise BundleError("%s: %s" % (item["os"], exc))
+    # Likewise a signing key that cannot sign (a passphrase without ssh-agent) or that the
+    # air-gapped side would not trust.
+    signer = signing_fingerprint(signing_key, public_key) if signing_key else None
     cache = cache or os.path.join(dest, "cache")
     pin_map = dict(_pins_from(pins_from)) if pins_from else {}
     pin_map.update(pins or {})
@@ -470,7 +486,8 @@ def build(plan, dest, cluster_name, kubernetes_version, cache=None, arch="amd64"
     name = archive_name(cluster_name, kubernetes_version, arch, compression)
     archive = os.path.join(dest, name)
     bom_path = archive + ".bom.json"
-    sum_path = archive + ".sha256"
+    sum_path = checksum_file(archive)
+    sig_path = signature_file(archive)
     changed = True
     if not force and all(os.path.exists(p) for p in (archive, bom_path, sum_path)):
         with open(bom_path, encoding="utf-8") as handle:
@@ -483,13 +500,23 @@ def build(plan, dest, cluster_name, kubernetes_version, cache=None, arch="amd64"
         bom["created"] = (now or datetime.datetime.now(datetime.timezone.utc)).strftime("%Y-%m-%dT%H:%M:%SZ")
         bom_bytes = (json.dumps(bom, indent=1, sort_keys=True) + "\n").encode()
         os.makedirs(dest, exist_ok=True)
+        if os.path.exists(sig_path):  # an earlier archive's: never left next to a new one
+            os.unlink(sig_path)
         archive_sha = _write_archive(archive, compression, bom_bytes, members, layout_bytes, index_bytes, blobs)
         _atomic_write(bom_path, bom_bytes)
         _atomic_write(sum_path, ("%s  %s\n" % (archive_sha, name)).encode())
+    if signer:
+        with open(sum_path, "rb") as handle:
+            checksum = handle.read()
+        if _signed_by(sig_path, checksum) != signer:  # Ed25519 signatures are deterministic anyway
+            _atomic_write(sig_path, sign(signing_key, checksum))
+            changed = True
     stats = dict(builder.stats)
     return {
         "changed": changed, "archive": archive, "sha256": archive_sha, "bom_path": bom_path,
-        "sha256_path": sum_path, "bom": bom, "size": os.path.getsize(archive),
+        "sha256_path": sum_path, "signature_path": sig_path if os.path.exists(sig_path) else None,
+        "signed_by": _signed_by(sig_path, _read_bytes(sum_path)),
+        "bom": bom, "size": os.path.getsize(archive),
         "file_count": len(files), "image_count": len(images), "blob_count": len(blobs),
         "package_count": len(packages), "os_releases": [o["os"] for o in os_releases],
         "member_count": 3 + len(members) + len(blobs) + 1, "seconds": round(time.monotonic() - started, 1),
@@ -573,7 +600,206 @@ def summary(result):
                 human_size(result["size"]), stats["bytes_downloaded"], stats["files_downloaded"],
                 stats["blobs_downloaded"], stats["packages_downloaded"], stats["files_cached"],
                 stats["blobs_cached"], stats["packages_cached"], result["seconds"],
-                "" if result["changed"] else "; archive unchanged"))
+                "" if result["changed"] else "; archive unchanged")) + (
+        "; signed by %s" % result["signed_by"] if result.get("signed_by") else "; NOT SIGNED")
+
+
+# -- the bundle's signature (OpenSSH signatures, ssh-keygen -Y) -------------------------------
+
+# What is signed is the archive's checksum file, "<sha256>  <archive name>": the archive's sha256
+# covers every byte of it, the BOM inside included. The signature sits next to it. A namespace of
+# our own keeps a signature made for something else (a git commit, a file) from passing as a
+# bundle's; the principal only names the one entry of the allowed-signers file made from
+# bundle.publicKey.
+SIGNATURE_NAMESPACE = "airgap.kubernetes-bundle"
+_PRINCIPAL = "bundle-signer"
+_KEY_LINE = re.compile(r"^((?:ssh|ecdsa|sk)-[A-Za-z0-9@.-]+)\s+([A-Za-z0-9+/]+={0,3})(\s.*)?$")
+_FINGERPRINT = re.compile(r"\b(SHA256:[A-Za-z0-9+/]+)")
+_SIGN_HOW = "-e bundle_signing_key=KEY with the airgap.kubernetes.bundle playbook"
+
+
+def checksum_file(archive):
+    """The archive's checksum file: ``<sha256>  <archive name>``."""
+    return archive + ".sha256"
+
+
+def signature_file(archive):
+    """The archive's signature: the OpenSSH signature of its checksum file."""
+    return checksum_file(archive) + ".sig"
+
+
+def _read_bytes(path):
+    try:
+        with open(path, "rb") as handle:
+            return handle.read()
+    except OSError:
+        return None
+
+
+def _ssh_keygen(args, data=b""):
+    """Run ssh-keygen; returns (rc, stdout, stderr). Never interactive: no terminal, no askpass,
+    so a key behind a passphrase fails at once instead of waiting for one (ssh-agent still
+    signs)."""
+    env = dict(os.environ, SSH_ASKPASS_REQUIRE="never")
+    env.pop("DISPLAY", None)
+    try:
+        proc = subprocess.run(["ssh-keygen"] + args, input=data, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                              env=env, start_new_session=True, timeout=120, check=False)
+    except OSError as exc:
+        raise BundleError("cannot run ssh-keygen (%s); the controller needs it to sign and check the bundle's "
+                          "signature (Debian/Ubuntu: package openssh-client)" % exc)
+    except subprocess.TimeoutExpired:
+        raise BundleError("ssh-keygen %s did not finish in 120 s" % " ".join(args[:2]))
+    return (proc.returncode, proc.stdout.decode("utf-8", "replace"),
+            " ".join(line.strip() for line in proc.stderr.decode("utf-8", "replace").splitlines()
+                     if line.strip() and line.strip() != "Signing data on standard input"))
+
+
+def sign(key, data):
+    """An OpenSSH signature of ``data`` by the private key file ``key`` (or by ssh-agent, when it
+    holds that key). Nothing of the key is logged, and no passphrase is ever asked for."""
+    if not os.path.isfile(key):
+        raise BundleError("the signing key %s does not exist" % key)
+    rc, out, err = _ssh_keygen(["-Y", "sign", "-f", key, "-n", SIGNATURE_NAMESPACE], data)
+    if rc != 0 or "BEGIN SSH SIGNATURE" not in out:
+        if "passphrase" in err:
+            raise BundleError("the signing key %s is protected by a passphrase and ssh-agent does not hold it: "
+                              "run ssh-add %s first (the collection never asks for a passphrase)" % (key, key))
+        raise BundleError("cannot sign with %s: %s" % (key, err or "ssh-keygen exited with %d" % rc))
+    return out.encode()
+
+
+def _signed_by(sig_path, data):
+    """The fingerprint of the key that made the signature in ``sig_path`` over ``data``, whoever
+    it is (no trust implied), or None when there is no such valid signature."""
+    if data is None or not os.path.exists(sig_path):
+        return None
+    rc, out, dummy = _ssh_keygen(["-Y", "check-novalidate", "-n", SIGNATURE_NAMESPACE, "-s", sig_path], data)
+    found = _FINGERPRINT.search(out) if rc == 0 else None
+    return found.group(1) if found else None
+
+
+def _fingerprints(public_key):
+    """The fingerprints of the keys in a public key file (``ssh-keygen -l``), or None."""
+    rc, out, dummy = _ssh_keygen(["-l", "-f", public_key])
+    found = _FINGERPRINT.findall(out) if rc == 0 else []
+    return found or None
+
+
+def signing_fingerprint(key, public_key=None):
+    """Check, before anything is built, that ``key`` signs (a test signature) and, when the
+    cluster file's ``public_key`` is on this machine, that the air-gapped side will trust it.
+    Returns the key's fingerprint."""
+    probe = b"airgap.kubernetes: can this key sign?\n"
+    fd, tmp = tempfile.mkstemp(prefix="airgap-probe-", suffix=".sig")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(sign(key, probe))
+        fingerprint = _signed_by(tmp, probe)
+    finally:
+        os.unlink(tmp)
+    if public_key and os.path.isfile(public_key):
+        trusted = _fingerprints(public_key) or []
+        if fingerprint not in trusted:
+            raise BundleError("the signing key %s (%s) is not the key in bundle.publicKey %s (%s): the air-gapped "
+                              "side would refuse the bundle. Sign with that key's private half, or set "
+                              "bundle.publicKey to %s.pub"
+                              % (key, fingerprint, public_key, ", ".join(trusted) or "no key", key))
+    return fingerprint
+
+
+def _trusted_keys(public_key):
+    """The allowed-signers lines for the keys of a public key file; raises BundleError naming the
+    file and the line at fault."""
+    text = _read_bytes(public_key)
+    if text is None:
+        raise BundleError("cannot read it")
+    text = text.decode("utf-8", "replace")
+    if "PRIVATE KEY" in text:
+        raise BundleError("it is a private key: name its public half (the .pub file) instead; the private key "
+                          "stays on the connected side")
+    lines = []
+    for number, line in enumerate(text.splitlines(), 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        match = _KEY_LINE.match(line)
+        if not match:
+            raise BundleError("line %d is not an OpenSSH public key (<type> <base64> [comment], as in the .pub file "
+                              "ssh-keygen writes)" % number)
+        lines.append('%s namespaces="%s" %s %s' % (_PRINCIPAL, SIGNATURE_NAMESPACE, match.group(1), match.group(2)))
+    if not lines:
+        raise BundleError("it holds no public key")
+    if not _fingerprints(public_key):
+        raise BundleError("ssh-keygen does not read it as an OpenSSH public key")
+    return lines
+
+
+class Trust(collections.namedtuple("Trust", "problems warnings signer checksum")):
+    """What the signature check found: ``problems`` (each naming the file and the setting that
+    fixes it), ``warnings`` (an unsigned bundle let through by bundle.allowUnsigned), ``signer``
+    (the fingerprint of the trusted key that signed it, or None) and ``checksum``, the checksum
+    file's text as it was checked (None when missing)."""
+
+
+def check_signature(archive, public_key=None, allow_unsigned=False, cluster_file=None):
+    """The signature of a bundle archive's checksum file, against the public key file the cluster
+    file names (``bundle.publicKey``). Refuses a missing public key, a missing signature (unless
+    ``allow_unsigned``), a signature by another key and one over other content. Reads only the
+    small files next to the archive, never the archive."""
+    name = os.path.basename(archive)
+    where = " in %s" % cluster_file if cluster_file else ""
+    sum_path, sig_path = checksum_file(archive), signature_file(archive)
+    checksum = _read_bytes(sum_path)
+    text = checksum.decode("utf-8", "replace") if checksum is not None else None
+    if not public_key and not allow_unsigned:
+        return Trust(["%s: bundle.publicKey is not set%s, so nothing proves who built the bundle: set it to the "
+                      "public half (.pub) of the key the bundle is signed with (%s), or set bundle.allowUnsigned: "
+                      "true to accept an unsigned bundle" % (name, where, _SIGN_HOW)], [], None, text)
+    if checksum is None:
+        return Trust(["%s: its checksum file %s is missing; carry it across with the archive (and its signature "
+                      "%s)" % (name, os.path.basename(sum_path), os.path.basename(sig_path))], [], None, None)
+    signed = os.path.exists(sig_path)
+    if not signed and allow_unsigned:
+        return Trust([], ["%s is NOT SIGNED and bundle.allowUnsigned is true%s: nothing proves who built it, its "
+                          "checksum only shows that it arrived as written. Sign bundles (%s) and set "
+                          "bundle.publicKey instead" % (name, where, _SIGN_HOW)], None, text)
+    if not signed:
+        return Trust(["%s: its signature %s is missing: sign the bundle on the connected side (%s) and carry the "
+                      ".sig file with it, or set bundle.allowUnsigned: true%s to accept an unsigned bundle"
+                      % (name, os.path.basename(sig_path), _SIGN_HOW, where)], [], None, text)
+    if not public_key:
+        return Trust([], ["%s: its signature %s is NOT CHECKED: bundle.publicKey is not set%s and "
+                          "bundle.allowUnsigned is true; set bundle.publicKey to the signing key's public half"
+                          % (name, os.path.basename(sig_path), where)], None, text)
+    try:
+        allowed = _trusted_keys(public_key)
+    except BundleError as exc:
+        return Trust(["bundle.publicKey %s%s: %s" % (public_key, where, exc)], [], None, text)
+    fd, allowed_path = tempfile.mkstemp(prefix="airgap-allowed-signers-")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write("\n".join(allowed) + "\n")
+        rc, out, err = _ssh_keygen(["-Y", "verify", "-f", allowed_path, "-I", _PRINCIPAL, "-n", SIGNATURE_NAMESPACE,
+                                    "-s", sig_path], checksum)
+    finally:
+        os.unlink(allowed_path)
+    found = _FINGERPRINT.search(out)
+    if rc == 0 and found:
+        return Trust([], [], found.group(1), text)
+    other = _signed_by(sig_path, checksum)
+    if other:
+        return Trust(["%s: signed by the key %s, not by the key bundle.publicKey names%s (%s, %s): the bundle "
+                      "comes from someone else. Rebuild and sign it with the trusted key, or, if you trust %s, "
+                      "point bundle.publicKey at its public half"
+                      % (os.path.basename(sig_path), other, where, public_key,
+                         ", ".join(_fingerprints(public_key) or []), other)], [], None, text)
+    detail = " ".join(part for part in (out.strip(), err) if part and part != "Could not verify signature.")
+    return Trust(["%s: the signature does not verify over %s (%s): the checksum file was changed after it was "
+                  "signed, or the signature is another file's. Take both again from the connected side, where the "
+                  "bundle playbook signs them (%s)" % (os.path.basename(sig_path), os.path.basename(sum_path),
+                                                       detail or "ssh-keygen exited with %d" % rc, _SIGN_HOW)],
+                 [], None, text)
 
 
 # -- verification (the preflight, on the controller) ------------------------------------------
@@ -600,31 +826,109 @@ def _hash_member(tar, member):
     return digest.hexdigest()
 
 
-def verify(archive, plan=None, kubernetes_version=None, arch=None, cni_plugin=None):
-    """Check a bundle archive: its sha256 against ``<archive>.sha256``, every member against the
-    BOM (files and OS packages by sha256, blobs by digest), every image's blobs present, and,
-    given a cluster's plan, that the BOM covers every file, image, the CNI and, for every OS
-    release, every package name it needs. Returns (bom or None, problems); each problem names the
-    archive, file, package, image or CNI at fault."""
+# The archive's top-level entries; nothing else may be in it.
+_TOP_LEVEL = (BOM_NAME, FILES_DIR, LAYOUT)
+
+
+def _shown(name):
+    """A member name as a message shows it: quoted when it holds anything unprintable."""
+    return name if name.isprintable() and name.strip() == name and name else repr(name)
+
+
+def member_problems(member):
+    """Why a tar member has no place in a bundle (an empty list when it has one). The build
+    writes regular files only, owned by 0:0, mode 0644 or 0755, below bom.json, files/ and
+    images/; directories are allowed. Anything that could write outside the destination, link
+    to something else, make a device or keep privileges when extracted as root (GNU tar on the
+    registry host restores owners and modes) is refused, whatever the BOM says."""
+    name, problems = member.name, []
+    parts = name.split("/")
+    if name.startswith("/"):
+        problems.append("has an absolute path")
+    if ".." in parts:
+        problems.append("has a '..' component")
+    if not name.startswith("/") and ("" in parts or "." in parts):
+        problems.append("is not a plain relative path (empty or '.' components)")
+    if parts[0] not in _TOP_LEVEL or (parts[0] == BOM_NAME and len(parts) > 1):
+        problems.append("is outside %s, %s/ and %s/" % (BOM_NAME, FILES_DIR, LAYOUT))
+    if member.issym():
+        problems.append("is a symbolic link (to %s)" % _shown(member.linkname))
+    elif member.islnk():
+        problems.append("is a hard link (to %s)" % _shown(member.linkname))
+    elif member.ischr() or member.isblk():
+        problems.append("is a device node")
+    elif member.isfifo():
+        problems.append("is a FIFO")
+    elif not (member.isreg() or member.isdir()):
+        problems.append("is not a regular file or directory (tar type %r)" % member.type)
+    elif member.isdir() and name == BOM_NAME:
+        problems.append("is a directory")
+    elif member.isreg() and parts[0] in (FILES_DIR, LAYOUT) and len(parts) == 1:
+        problems.append("is a file, not a directory")
+    if member.mode & 0o7000:
+        problems.append("has set-user-ID, set-group-ID or sticky bits (mode %04o)" % member.mode)
+    if member.mode & 0o002:
+        problems.append("is world-writable (mode %04o)" % member.mode)
+    if member.uid or member.gid or member.uname not in ("", "root") or member.gname not in ("", "root"):
+        problems.append("is owned by %s:%s (uid %d, gid %d), not root" % (
+            _shown(member.uname or "-"), _shown(member.gname or "-"), member.uid, member.gid))
+    return problems
+
+
+Verified = collections.namedtuple("Verified", "bom problems warnings signer")
+
+
+def verify(archive, plan=None, kubernetes_version=None, arch=None, cni_plugin=None, public_key=None,
+           allow_unsigned=False, cluster_file=None):
+    """Check a bundle archive: first its signature (``check_signature``: the checksum file signed
+    by the key in ``public_key``, the cluster file's bundle.publicKey), before the archive is read;
+    a bundle that fails it is not read at all. Then every member against the policy
+    (``member_problems``) and no member twice, the archive's sha256 against the signed checksum
+    file, every member against the BOM (files and OS packages by sha256, blobs by digest), every
+    image's blobs present, and, given a cluster's plan, that the BOM covers every file, image, the
+    CNI and, for every OS release, every package name it needs.
+
+    Returns ``Verified(bom or None, problems, warnings, signer)``; each problem names the
+    archive, member, file, package, image or CNI at fault, or the signature file and the setting
+    that fixes it; ``warnings`` say that an unsigned bundle was let through (bundle.allowUnsigned);
+    ``signer`` is the fingerprint of the trusted key that signed the bundle."""
+    if not os.path.exists(archive):
+        return Verified(None, ["%s: no such bundle archive; build it with the airgap.kubernetes.bundle playbook"
+                               % archive], [], None)
+    trust = check_signature(archive, public_key, allow_unsigned, cluster_file)
+    if trust.problems:
+        return Verified(None, trust.problems, trust.warnings, None)
+    bom, problems = _check_archive(archive, trust.checksum, plan, kubernetes_version, arch, cni_plugin)
+    return Verified(bom, problems, trust.warnings, trust.signer)
+
+
+def _check_archive(archive, checksum, plan, kubernetes_version, arch, cni_plugin):
+    """verify() once the checksum file's text is trusted: (bom or None, problems)."""
     problems = []
     name = os.path.basename(archive)
-    if not os.path.exists(archive):
-        return None, ["%s: no such bundle archive; build it with the airgap.kubernetes.bundle playbook" % archive]
-    sum_path = archive + ".sha256"
-    if not os.path.exists(sum_path):
-        problems.append("%s: its checksum file %s is missing" % (name, os.path.basename(sum_path)))
+    sum_name = os.path.basename(checksum_file(archive))
+    fields = checksum.split()
+    if len(fields) != 2 or not _HEX.match(fields[0].lower()):
+        problems.append("%s: %s is not '<sha256>  <archive name>'" % (name, sum_name))
+    elif fields[1].lstrip("*") != name:
+        problems.append("%s: %s is the checksum of %s, not of this archive" % (name, sum_name, _shown(fields[1])))
     else:
-        with open(sum_path, encoding="utf-8") as handle:
-            recorded = (handle.read().split() or [""])[0].lower()
         actual = sha256_file(archive)
-        if recorded != actual:
+        if fields[0].lower() != actual:
             problems.append("%s: sha256 is %s, %s says %s (the archive changed or is incomplete)"
-                            % (name, actual, os.path.basename(sum_path), recorded))
-    bom, seen = None, {}
+                            % (name, actual, sum_name, fields[0].lower()))
+    bom, seen, names, refused_names = None, {}, set(), set()
     try:
         with tarfile.open(archive, mode="r|*") as tar:
             for member in tar:
-                if not member.isfile():
+                refused = member_problems(member)
+                if member.name in names:
+                    refused.append("appears more than once in the archive")
+                names.add(member.name)
+                problems.extend("%s: member %s %s" % (name, _shown(member.name), why) for why in refused)
+                if refused:
+                    refused_names.add(member.name)
+                if refused or not member.isreg():
                     continue
                 if member.name == BOM_NAME:
                     bom = json.load(tar.extractfile(member))
@@ -634,8 +938,8 @@ def verify(archive, plan=None, kubernetes_version=None, arch=None, cni_plugin=No
         return bom, problems + ["%s: cannot read the archive: %s" % (name, exc)]
     if bom is None:
         return None, problems + ["%s: has no %s" % (name, BOM_NAME)]
-    if bom.get("kind") != BOM_KIND:
-        return bom, problems + ["%s: %s is not a bundle manifest" % (name, BOM_NAME)]
+    if not isinstance(bom, dict) or bom.get("kind") != BOM_KIND:
+        return None, problems + ["%s: %s is not a bundle manifest" % (name, BOM_NAME)]
 
     expected = {}
     for entry in bom.get("files", []):
@@ -648,6 +952,8 @@ def verify(archive, plan=None, kubernetes_version=None, arch=None, cni_plugin=No
             path = "%s/blobs/sha256/%s" % (LAYOUT, digest.split(":", 1)[1])
             expected.setdefault(path, (digest.split(":", 1)[1], "image %s blob %s" % (entry["ref"], digest)))
     for path, (digest, what) in sorted(expected.items()):
+        if path in refused_names and path not in seen:
+            continue  # named above
         if path not in seen:
             problems.append("%s: %s is missing from the archive" % (name, what))
         elif seen[path] != digest:
@@ -704,13 +1010,13 @@ _UNPACKED_MARK = ".unpacked"
 _VERIFIED_MARK = ".verified"
 
 
-def recorded_sha256(archive):
-    """The sha256 the archive's ``.sha256`` file records, or None."""
-    try:
-        with open(archive + ".sha256", encoding="utf-8") as handle:
-            value = (handle.read().split() or [""])[0].lower()
-    except OSError:
-        return None
+def recorded_sha256(archive, text=None):
+    """The sha256 the archive's checksum file records (``text``: its content, when read already),
+    or None."""
+    if text is None:
+        data = _read_bytes(checksum_file(archive))
+        text = data.decode("utf-8", "replace") if data is not None else ""
+    value = (text.split() or [""])[0].lower()
     return value if _HEX.match(value) else None
 
 
@@ -730,58 +1036,88 @@ def _read_json(path):
 
 def _unpack(archive, dest):
     """The manifest, the files and the OS packages (not the images: the registry host unpacks
-    those), regular files and directories only, without owners or set-id bits."""
+    those). Every member is held to ``member_problems`` again (the archive was verified, but it is
+    read anew), and tarfile's 'data' filter extracts without owners, set-id bits or group/other
+    write bits."""
+    names = set()
     with tarfile.open(archive, mode="r|*") as tar:
         for member in tar:
+            refused = member_problems(member)
+            if member.name in names:
+                refused.append("appears more than once in the archive")
+            names.add(member.name)
+            if refused:
+                raise BundleError("%s: member %s %s" % (os.path.basename(archive), _shown(member.name),
+                                                        "; ".join(refused)))
             if member.name != BOM_NAME and not member.name.startswith(FILES_DIR + "/"):
                 continue
-            if not (member.isfile() or member.isdir()):
-                raise BundleError("%s: member %s is not a regular file or directory"
-                                  % (os.path.basename(archive), member.name))
             tar.extract(member, dest, filter="data")
 
 
-def prepare(archive, directory, plan, kubernetes_version, arch, cni_plugin, recheck=False):
-    """Verify a bundle archive for a cluster's plan and unpack its manifest and files on the
-    controller, for the phases. The full ``verify`` runs once per archive file and plan: a stamp
-    written after it (path, size, mtime, inode, plan) lets later phases of the same run, and later
-    runs, skip re-reading an archive that has not changed (``recheck`` reads it all the same, as
-    the preflight does). The BOM returned is the one read from the archive itself, never the
-    sidecar.
+def _trust_key(archive, public_key, allow_unsigned):
+    """What the signature check depended on: the checksum file, the signature and the public key
+    (their bytes), and allowUnsigned; a stamp made under other ones does not count."""
+    parts = [_read_bytes(path) if path else None for path in (checksum_file(archive), signature_file(archive),
+                                                              public_key)]
+    return [hashlib.sha256(part).hexdigest() if part is not None else None for part in parts] + [bool(allow_unsigned)]
 
-    Returns ``(bom, sha256, unpacked directory, changed, problems)``."""
-    sha = recorded_sha256(archive)
-    plan_key = hashlib.sha256(json.dumps([plan, kubernetes_version, arch, cni_plugin],
-                                         sort_keys=True).encode()).hexdigest()
+
+Prepared = collections.namedtuple("Prepared", "bom sha256 dir changed problems warnings signer")
+
+
+def prepare(archive, directory, plan, kubernetes_version, arch, cni_plugin, recheck=False, public_key=None,
+            allow_unsigned=False, cluster_file=None):
+    """Verify a bundle archive for a cluster's plan and unpack its manifest and files on the
+    controller, for the phases. The signature is checked at every call (``check_signature``: it
+    reads only the small files next to the archive). The full ``verify`` runs once per archive
+    file, plan and signature: a stamp written after it (path, size, mtime, inode, plan, and the
+    checksum file, signature, public key and allowUnsigned it was trusted under) lets later phases
+    of the same run, and later runs, skip re-reading an archive that has not changed (``recheck``
+    reads it all the same, as the preflight does). The BOM returned is the one read from the
+    archive itself, never the sidecar.
+
+    Returns ``Prepared(bom, sha256, unpacked directory, changed, problems, warnings, signer)``."""
+    if not os.path.exists(archive):
+        verified = verify(archive)
+        return Prepared(None, None, None, False, verified.problems, [], None)
+    trust = check_signature(archive, public_key, allow_unsigned, cluster_file)
+    if trust.problems:
+        return Prepared(None, None, None, False, trust.problems, trust.warnings, None)
+    sha = recorded_sha256(archive, trust.checksum)
+    key = hashlib.sha256(json.dumps([plan, kubernetes_version, arch, cni_plugin,
+                                     _trust_key(archive, public_key, allow_unsigned)],
+                                    sort_keys=True).encode()).hexdigest()
     dest = unpacked_dir(directory, sha) if sha else None
-    if dest and os.path.exists(archive) and not recheck:
+
+    def stamp():
         info = os.stat(archive)
-        stamp = {"archive": os.path.abspath(archive), "sha256": sha, "size": info.st_size,
-                 "mtime_ns": info.st_mtime_ns, "inode": info.st_ino, "plan": plan_key}
-        if (_read_json(os.path.join(dest, _VERIFIED_MARK)) == stamp
+        return {"archive": os.path.abspath(archive), "sha256": sha, "size": info.st_size,
+                "mtime_ns": info.st_mtime_ns, "inode": info.st_ino, "plan": key}
+
+    if dest and not recheck:
+        if (_read_json(os.path.join(dest, _VERIFIED_MARK)) == stamp()
                 and os.path.exists(os.path.join(dest, _UNPACKED_MARK))):
             bom = _read_json(os.path.join(dest, BOM_NAME))
             if bom is not None:
-                return bom, sha, dest, False, []
-    bom, problems = verify(archive, plan, kubernetes_version=kubernetes_version, arch=arch,
-                           cni_plugin=cni_plugin)
-    if problems:
-        return bom, sha, None, False, problems
-    # verify() passed, so the archive's sha256 is the one its .sha256 file records.
+                return Prepared(bom, sha, dest, False, [], trust.warnings, trust.signer)
+    verified = verify(archive, plan, kubernetes_version=kubernetes_version, arch=arch, cni_plugin=cni_plugin,
+                      public_key=public_key, allow_unsigned=allow_unsigned, cluster_file=cluster_file)
+    if verified.problems:
+        return Prepared(verified.bom, sha, None, False, verified.problems, verified.warnings, None)
+    # verify() passed, so the archive's sha256 is the one its checksum file records.
     changed = not os.path.exists(os.path.join(dest, _UNPACKED_MARK))
     if changed:
         os.makedirs(dest, exist_ok=True)
         _unpack(archive, dest)
         _atomic_write(os.path.join(dest, _UNPACKED_MARK), (sha + "\n").encode())
-    info = os.stat(archive)
-    _atomic_write(os.path.join(dest, _VERIFIED_MARK), json.dumps(
-        {"archive": os.path.abspath(archive), "sha256": sha, "size": info.st_size,
-         "mtime_ns": info.st_mtime_ns, "inode": info.st_ino, "plan": plan_key}).encode())
-    return _read_json(os.path.join(dest, BOM_NAME)), sha, dest, changed, []
+    _atomic_write(os.path.join(dest, _VERIFIED_MARK), json.dumps(stamp()).encode())
+    return Prepared(_read_json(os.path.join(dest, BOM_NAME)), sha, dest, changed, [], verified.warnings,
+                    verified.signer)
 
 
-def facts(bom, archive, sha, dest):
-    """The verified bundle as the roles take it: files by name (controller paths in the unpacked
+def facts(bom, archive, sha, dest, signer=None):
+    """The verified bundle as the roles take it: the fingerprint of the key that signed it (None
+    for an unsigned bundle let through by bundle.allowUnsigned), files by name (controller paths in the unpacked
     directory, with version, architecture and sha256), images by name as ``ref@digest``, every
     image digest (index and platform manifest) for the health check, and OS packages by OS id."""
     packages = {}
@@ -794,7 +1130,7 @@ def facts(bom, archive, sha, dest):
         if entry.get("manifest"):
             digests.add(entry["manifest"])
     return {
-        "archive": archive, "sha256": sha, "dir": dest,
+        "archive": archive, "sha256": sha, "dir": dest, "signed_by": signer,
         "kubernetes_version": bom["kubernetesVersion"], "arch": bom["arch"],
         "layout": bom.get("layout", {}).get("path", LAYOUT),
         "files": {f["name"]: {"path": os.path.join(dest, f["path"]), "version": f["version"],

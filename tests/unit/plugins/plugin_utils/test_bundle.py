@@ -18,6 +18,7 @@ import threading
 import pytest
 
 from openpgp_key import SigningKey
+from ssh_key import SshKey
 from ansible_collections.airgap.kubernetes.plugins.plugin_utils import bundle
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "module_utils"))
@@ -157,19 +158,28 @@ def test_parse_checksum_without_the_file():
 
 # -- the preflight: verify --------------------------------------------------------------------
 
+@pytest.fixture(name="signer", scope="module")
+def fixture_signer(tmp_path_factory):
+    """The user's signing key: its private half signs on the connected side, its public half is
+    the cluster file's bundle.publicKey."""
+    return SshKey(tmp_path_factory.mktemp("keys"), "bundle-signing")
+
+
 @pytest.fixture(name="built")
-def fixture_built(files, tmp_path):
-    """A good bundle of plan_for(), and that plan."""
+def fixture_built(files, tmp_path, signer):
+    """A good signed bundle of plan_for(), and that plan."""
     dummy, url = files
     with FakeRegistry() as reg:
         image(reg, "registry.k8s.io/pause", "3.10.2", ("amd64", "arm64"))
         image(reg, "docker.io/airgapkubernetes/hello", "v1.0.0")
         plan = plan_for(url, reg)
-        result = bundle.build(plan, str(tmp_path / "out"), "demo", "v1.37.2")
+        result = bundle.build(plan, str(tmp_path / "out"), "demo", "v1.37.2", signing_key=signer.private)
     return result, plan
 
 
-def change_one_byte(archive, member_name, fix_checksum):
+def change_one_byte(archive, member_name, fix_checksum, signer=None):
+    """Flip one byte of a member; with ``fix_checksum``, write the checksum file of the changed
+    archive, re-signed by ``signer`` (a tampering signer: what the member checks must still catch)."""
     with tarfile.open(archive) as tar:
         offset = tar.getmember(member_name).offset_data
     with open(archive, "r+b") as handle:
@@ -179,20 +189,22 @@ def change_one_byte(archive, member_name, fix_checksum):
         handle.write(bytes([byte[0] ^ 1]))
     if fix_checksum:
         with open(archive + ".sha256", "w", encoding="utf-8") as handle:
-            handle.write("%s  x\n" % bundle.sha256_file(archive))
+            handle.write("%s  %s\n" % (bundle.sha256_file(archive), os.path.basename(archive)))
+        signer.sign_file(archive + ".sha256")
 
 
-def test_verify_a_good_bundle(built):
+def test_verify_a_good_bundle(built, signer):
     result, plan = built
-    bom, problems = bundle.verify(result["archive"], plan, "v1.37.2", "amd64")
-    assert problems == [] and len(bom["images"]) == 2
+    verified = bundle.verify(result["archive"], plan, "v1.37.2", "amd64", public_key=signer.public)
+    assert verified.problems == [] and verified.warnings == [] and len(verified.bom["images"]) == 2
+    assert verified.signer == signer.fingerprint
 
 
 @pytest.mark.parametrize("fix_checksum", [False, True])
-def test_verify_names_a_changed_byte(built, fix_checksum):
+def test_verify_names_a_changed_byte(built, signer, fix_checksum):
     result, plan = built
-    change_one_byte(result["archive"], "files/runc/runc.amd64", fix_checksum)
-    dummy, problems = bundle.verify(result["archive"], plan)
+    change_one_byte(result["archive"], "files/runc/runc.amd64", fix_checksum, signer)
+    problems = bundle.verify(result["archive"], plan, public_key=signer.public).problems
     name = "demo-bundle-v1.37.2-amd64.tar"
     expected = ["%s: file files/runc/runc.amd64 has sha256 %s, the BOM says %s" % (
         name, hashlib.sha256(b"sunc binary").hexdigest(), hashlib.sha256(b"runc binary").hexdigest())]
@@ -202,12 +214,12 @@ def test_verify_names_a_changed_byte(built, fix_checksum):
     assert problems == expected
 
 
-def test_verify_names_a_missing_image_and_a_missing_cni(built):
+def test_verify_names_a_missing_image_and_a_missing_cni(built, signer):
     result, plan = built
     plan["images"].append({"name": "metrics-server", "ref": "registry.k8s.io/metrics-server/metrics-server:v0.8.0",
                            "registry": "unused", "repository": "metrics-server/metrics-server", "tag": "v0.8.0",
                            "digest": None})
-    dummy, problems = bundle.verify(result["archive"], plan, cni_plugin="kube-router")
+    problems = bundle.verify(result["archive"], plan, cni_plugin="kube-router", public_key=signer.public).problems
     assert problems == [
         "demo-bundle-v1.37.2-amd64.tar: lacks the image registry.k8s.io/metrics-server/metrics-server:v0.8.0",
         "demo-bundle-v1.37.2-amd64.tar: the cluster asks for the CNI plugin kube-router, the bundle carries no CNI",
@@ -215,6 +227,7 @@ def test_verify_names_a_missing_image_and_a_missing_cni(built):
 
 
 def test_verify_names_a_blob_missing_from_the_layout(built, tmp_path):
+    """An unsigned copy (bundle.allowUnsigned) is still checked member by member."""
     result, plan = built
     bom = result["bom"]
     gone = bom["images"][1]["blobs"][-1]
@@ -223,8 +236,8 @@ def test_verify_names_a_blob_missing_from_the_layout(built, tmp_path):
         for member in src:
             if not member.name.endswith(gone.split(":")[1]):
                 dst.addfile(member, src.extractfile(member))
-    dummy, problems = bundle.verify(str(copy), plan)
-    assert "copy.tar: its checksum file copy.tar.sha256 is missing" in problems
+    (tmp_path / "copy.tar.sha256").write_text("%s  copy.tar\n" % bundle.sha256_file(str(copy)))
+    problems = bundle.verify(str(copy), plan, allow_unsigned=True).problems
     assert "copy.tar: image docker.io/airgapkubernetes/hello:v1.0.0 blob %s is missing from the archive" % gone in problems
 
 
@@ -325,7 +338,7 @@ def test_packages_closure_bom_archive_and_warm_cache(debian, tmp_path):
     # refresh fetches the Release again, and only that when nothing changed.
     third = bundle.build(plan, str(tmp_path / "out"), "demo", "v1.37.2", cache=cache, refresh=True)
     assert third["stats"]["requests"] == 1 and not third["changed"]
-    assert bundle.verify(first["archive"], plan, "v1.37.2", "amd64")[1] == []
+    assert bundle.verify(first["archive"], plan, "v1.37.2", "amd64", allow_unsigned=True).problems == []
 
 
 def test_a_corrupted_deb_is_refused_naming_it(debian, tmp_path):
@@ -463,15 +476,16 @@ def test_package_pins_must_agree_with_the_archive(debian, tmp_path):
                      pins={path: "0" * 64})
 
 
-def test_verify_names_a_changed_package_and_what_the_bom_lacks(debian, tmp_path):
+def test_verify_names_a_changed_package_and_what_the_bom_lacks(debian, signer, tmp_path):
     root, url, key = debian
     publish_debian(root, key)
-    result = bundle.build(package_plan(url, key.keyring), str(tmp_path / "out"), "demo", "v1.37.2", cache=str(tmp_path / "cache"))
+    result = bundle.build(package_plan(url, key.keyring), str(tmp_path / "out"), "demo", "v1.37.2", cache=str(tmp_path / "cache"),
+                          signing_key=signer.private)
     path = "files/packages/debian-12/ebtables_2.0.11-5_amd64.deb"
-    change_one_byte(result["archive"], path, fix_checksum=True)
+    change_one_byte(result["archive"], path, fix_checksum=True, signer=signer)
     plan = package_plan(url, key.keyring, names=("conntrack", "ebtables", "socat"))
     plan["packages"].append(dict(plan["packages"][0], os="debian-13", suite="trixie"))
-    dummy, problems = bundle.verify(result["archive"], plan)
+    problems = bundle.verify(result["archive"], plan, public_key=signer.public).problems
     entry = next(p for p in result["bom"]["packages"] if p["path"] == path)
     with tarfile.open(result["archive"]) as tar:
         now = hashlib.sha256(tar.extractfile(path).read()).hexdigest()
@@ -485,15 +499,17 @@ def test_verify_names_a_changed_package_and_what_the_bom_lacks(debian, tmp_path)
 
 # -- the verified bundle for the phases: prepare and facts -------------------------------------
 
-def test_prepare_verifies_unpacks_and_hands_the_roles_one_map(built, tmp_path):
+def test_prepare_verifies_unpacks_and_hands_the_roles_one_map(built, signer):
     result, plan = built
     directory = os.path.dirname(result["archive"])
-    bom, sha, dest, changed, problems = bundle.prepare(result["archive"], directory, plan, "v1.37.2", "amd64", None)
-    assert problems == [] and changed and sha == result["sha256"]
+    bom, sha, dest, changed, problems, warnings, signed_by = bundle.prepare(
+        result["archive"], directory, plan, "v1.37.2", "amd64", None, public_key=signer.public)
+    assert problems == [] == warnings and changed and sha == result["sha256"] and signed_by == signer.fingerprint
     assert dest == os.path.join(directory, ".unpacked", sha[:16])
     # The manifest and files are unpacked; the images stay in the archive (the registry host's).
     assert sorted(os.listdir(dest)) == [".unpacked", ".verified", "bom.json", "files"]
-    facts = bundle.facts(bom, result["archive"], sha, dest)
+    facts = bundle.facts(bom, result["archive"], sha, dest, signed_by)
+    assert facts["signed_by"] == signer.fingerprint
     assert facts["files"]["runc"] == {"path": os.path.join(dest, "files/runc/runc.amd64"), "version": "v1",
                                       "arch": "amd64", "sha256": hashlib.sha256(b"runc binary").hexdigest()}
     with open(facts["files"]["kubeadm"]["path"], "rb") as handle:
@@ -503,39 +519,39 @@ def test_prepare_verifies_unpacks_and_hands_the_roles_one_map(built, tmp_path):
     assert facts["image_refs"]["hello"] == "docker.io/airgapkubernetes/hello:v1.0.0"
     assert pause["digest"] in facts["digests"] and facts["layout"] == "images"
     # A second call finds the stamp: nothing is read again, nothing changes.
-    again = bundle.prepare(result["archive"], directory, plan, "v1.37.2", "amd64", None)
-    assert again == (bom, sha, dest, False, [])
+    again = bundle.prepare(result["archive"], directory, plan, "v1.37.2", "amd64", None, public_key=signer.public)
+    assert again == (bom, sha, dest, False, [], [], signer.fingerprint)
 
 
-def test_prepare_reads_the_archive_again_when_it_changed_or_is_asked_to(built, monkeypatch):
+def test_prepare_reads_the_archive_again_when_it_changed_or_is_asked_to(built, signer, monkeypatch):
     result, plan = built
     directory = os.path.dirname(result["archive"])
-    bundle.prepare(result["archive"], directory, plan, "v1.37.2", "amd64", None)
+    bundle.prepare(result["archive"], directory, plan, "v1.37.2", "amd64", None, public_key=signer.public)
     calls = []
     real = bundle.verify
     monkeypatch.setattr(bundle, "verify", lambda *a, **k: calls.append(a) or real(*a, **k))
-    bundle.prepare(result["archive"], directory, plan, "v1.37.2", "amd64", None)
+    bundle.prepare(result["archive"], directory, plan, "v1.37.2", "amd64", None, public_key=signer.public)
     assert not calls
-    bundle.prepare(result["archive"], directory, plan, "v1.37.2", "amd64", None, recheck=True)
+    bundle.prepare(result["archive"], directory, plan, "v1.37.2", "amd64", None, recheck=True, public_key=signer.public)
     assert len(calls) == 1
     # The same bytes written again (a new mtime) are verified again; a changed byte is refused.
     change_one_byte(result["archive"], "files/runc/runc.amd64", fix_checksum=False)
-    dummy, dummy, dest, changed, problems = bundle.prepare(
-        result["archive"], directory, plan, "v1.37.2", "amd64", None)
-    assert len(calls) == 2 and dest is None and not changed
-    assert any("files/runc/runc.amd64 has sha256" in p for p in problems), problems
+    prepared = bundle.prepare(result["archive"], directory, plan, "v1.37.2", "amd64", None, public_key=signer.public)
+    assert len(calls) == 2 and prepared.dir is None and not prepared.changed
+    assert any("files/runc/runc.amd64 has sha256" in p for p in prepared.problems), prepared.problems
 
 
-def test_prepare_a_gzip_bundle(files, tmp_path):
+def test_prepare_a_gzip_bundle(files, signer, tmp_path):
     dummy, url = files
     with FakeRegistry() as reg:
         image(reg, "registry.k8s.io/pause", "3.10.2")
         image(reg, "docker.io/airgapkubernetes/hello", "v1.0.0")
         plan = plan_for(url, reg)
-        result = bundle.build(plan, str(tmp_path / "out"), "demo", "v1.37.2", compression="gzip")
+        result = bundle.build(plan, str(tmp_path / "out"), "demo", "v1.37.2", compression="gzip",
+                              signing_key=signer.private)
     assert result["archive"].endswith("-amd64.tar.gz")
     assert bundle.find_archive(str(tmp_path / "out"), "demo", "v1.37.2", "amd64") == result["archive"]
-    bom, sha, dest, changed, problems = bundle.prepare(result["archive"], str(tmp_path / "out"), plan, "v1.37.2",
-                                                       "amd64", None)
+    bom, sha, dest, changed, problems, dummy, dummy = bundle.prepare(
+        result["archive"], str(tmp_path / "out"), plan, "v1.37.2", "amd64", None, public_key=signer.public)
     assert problems == [] and changed
     assert os.path.isfile(bundle.facts(bom, result["archive"], sha, dest)["files"]["runc"]["path"])
