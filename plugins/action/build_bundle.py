@@ -32,6 +32,7 @@ ARGUMENT_SPEC = {
     "registry_auth": {"type": "dict", "default": {}, "no_log": True},
     "refresh": {"type": "bool", "default": False},
     "force": {"type": "bool", "default": False},
+    "signing_key": {"type": "path"},
 }
 
 
@@ -64,15 +65,27 @@ class ActionModule(ActionBase):
                 "for a bundle without a CNI; the preflight refuses that bundle for this cluster."
                 % (source, plan["missing_cni"], cluster["kubernetesVersion"])))
         dest = args["dest"] or cluster["bundle"]["path"]
+        public_key, allow_unsigned = cluster["bundle"]["publicKey"], cluster["bundle"]["allowUnsigned"]
+        if not args["signing_key"] and public_key and not allow_unsigned:
+            return dict(result, failed=True, msg=(
+                "%s sets bundle.publicKey (%s), so the air-gapped side refuses an unsigned bundle: give the "
+                "private key to sign it with, signing_key (-e bundle_signing_key=KEY with the "
+                "airgap.kubernetes.bundle playbook)" % (source, public_key)))
         if self._task.check_mode:
-            return dict(result, changed=True, dest=dest, plan=plan,
-                        msg="would build the bundle of %s in %s" % (source, dest))
+            try:  # a key that cannot sign, or that the air-gapped side would not trust, shows now
+                signer = bundle.signing_fingerprint(args["signing_key"], public_key) if args["signing_key"] else None
+            except bundle.BundleError as exc:
+                return dict(result, failed=True, msg="bundle of %s: %s" % (source, exc))
+            return dict(result, changed=True, dest=dest, plan=plan, signed_by=signer,
+                        msg="would build the bundle of %s in %s, %s" % (
+                            source, dest, "signed by %s" % signer if signer else "NOT SIGNED"))
         try:
             built = bundle.build(
                 plan, dest, cluster["name"], cluster["kubernetesVersion"], cache=args["cache"] or default_cache(),
                 arch=args["arch"], pins=args["pins"], pins_from=args["pins_from"],
                 compression=args["compression"], force=args["force"], ca_file=args["ca_file"],
-                registry_auth=args["registry_auth"], refresh=args["refresh"], log=display.vvv)
+                registry_auth=args["registry_auth"], refresh=args["refresh"], log=display.vvv,
+                signing_key=args["signing_key"], public_key=public_key)
         except (bundle.BundleError, OSError, ValueError) as exc:
             return dict(result, failed=True, msg="bundle of %s: %s" % (source, exc))
         result.update(
@@ -82,5 +95,10 @@ class ActionModule(ActionBase):
             blob_count=built["blob_count"], package_count=built["package_count"],
             os_releases=built["os_releases"], seconds=built["seconds"], cache=built["cache"],
             bytes_downloaded=built["stats"]["bytes_downloaded"], stats=built["stats"],
+            signature_path=built["signature_path"], signed_by=built["signed_by"],
             cni=plan["cni"], msg=bundle.summary(built))
+        if not built["signed_by"]:
+            result["warnings"] = result.get("warnings", []) + [
+                "%s is not signed: the air-gapped side refuses it unless %s sets bundle.allowUnsigned: true. Sign "
+                "it with signing_key (-e bundle_signing_key=KEY)" % (built["archive"], source)]
         return result

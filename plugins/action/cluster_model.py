@@ -44,14 +44,20 @@ class ActionModule(ActionBase):
             directory, cluster["name"], cluster["kubernetesVersion"], args["arch"]) \
             or os.path.join(directory, bundle.archive_name(cluster["name"], cluster["kubernetesVersion"], args["arch"]))
         try:
-            bom, sha, unpacked, changed, problems = bundle.prepare(
+            prepared = bundle.prepare(
                 archive, directory, cluster_plan(cluster, arch=args["arch"]),
                 kubernetes_version=cluster["kubernetesVersion"], arch=args["arch"],
-                cni_plugin=cluster["cni"]["plugin"], recheck=args["recheck"])
+                cni_plugin=cluster["cni"]["plugin"], recheck=args["recheck"],
+                public_key=cluster["bundle"]["publicKey"], allow_unsigned=cluster["bundle"]["allowUnsigned"],
+                cluster_file=source)
         except (bundle.BundleError, OSError) as exc:
-            return dict(result, failed=True, problems=[str(exc)], msg="cannot unpack %s: %s" % (archive, exc))
-        if problems:
-            return dict(result, failed=True, problems=problems, msg="the bundle does not fit %s (%d problem(s)):\n%s" % (
-                source, len(problems), "\n".join("  - " + p for p in problems)))
-        result.update(changed=changed, bundle=bundle.facts(bom, archive, sha, unpacked))
+            return dict(result, failed=True, problems=[str(exc)], msg="cannot verify or unpack %s: %s" % (archive, exc))
+        if prepared.warnings:
+            result["warnings"] = result.get("warnings", []) + prepared.warnings
+        if prepared.problems:
+            return dict(result, failed=True, problems=prepared.problems,
+                        msg="the bundle %s is refused for %s (%d problem(s)):\n%s" % (
+                            archive, source, len(prepared.problems), "\n".join("  - " + p for p in prepared.problems)))
+        result.update(changed=prepared.changed, bundle=bundle.facts(prepared.bom, archive, prepared.sha256,
+                                                                    prepared.dir, prepared.signer))
         return result

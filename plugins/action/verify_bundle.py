@@ -42,14 +42,21 @@ class ActionModule(ActionBase):
             or os.path.join(cluster["bundle"]["path"], bundle.archive_name(
                 cluster["name"], cluster["kubernetesVersion"], args["arch"]))
         plan = cluster_plan(cluster, arch=args["arch"])
-        bom, problems = bundle.verify(archive, plan, kubernetes_version=cluster["kubernetesVersion"],
-                                      arch=args["arch"], cni_plugin=cluster["cni"]["plugin"])
-        result.update(changed=False, archive=archive, problems=problems)
+        try:
+            verified = bundle.verify(archive, plan, kubernetes_version=cluster["kubernetesVersion"], arch=args["arch"],
+                                     cni_plugin=cluster["cni"]["plugin"], public_key=cluster["bundle"]["publicKey"],
+                                     allow_unsigned=cluster["bundle"]["allowUnsigned"], cluster_file=source)
+        except bundle.BundleError as exc:  # ssh-keygen missing
+            return dict(result, failed=True, archive=archive, problems=[str(exc)], msg=str(exc))
+        bom, problems = verified.bom, verified.problems
+        result.update(changed=False, archive=archive, problems=problems, signed_by=verified.signer)
+        if verified.warnings:
+            result["warnings"] = result.get("warnings", []) + verified.warnings
         if problems:
-            result.update(failed=True, msg="the bundle does not fit %s (%d problem(s)):\n%s" % (
-                source, len(problems), "\n".join("  - " + p for p in problems)))
+            result.update(failed=True, msg="the bundle %s is refused for %s (%d problem(s)):\n%s" % (
+                archive, source, len(problems), "\n".join("  - " + p for p in problems)))
             return result
-        result.update(bom=bom, msg="%s: %d files, %d images and %d OS packages verified, everything %s asks "
-                      "for is there" % (archive, len(bom["files"]), len(bom["images"]), len(bom.get("packages", [])),
-                                        source))
+        result.update(bom=bom, msg="%s: %s; %d files, %d images and %d OS packages verified, everything %s asks "
+                      "for is there" % (archive, "signed by %s" % verified.signer if verified.signer else "NOT SIGNED",
+                                        len(bom["files"]), len(bom["images"]), len(bom.get("packages", [])), source))
         return result

@@ -19,6 +19,13 @@ description:
     blobs of O(arch).
   - Writes one tar archive (the BOM C(bom.json), C(files/), the OCI layout C(images/)), its
     C(.sha256) and a copy of the BOM next to it, in O(dest).
+  - With O(signing_key), signs the archive's C(.sha256) (which records the archive's sha256, so it
+    covers every byte of the archive, the BOM included) with C(ssh-keygen -Y sign) into
+    C(<archive>.sha256.sig). The air-gapped side checks that signature against C(bundle.publicKey)
+    of the cluster file before it reads the archive. When the cluster file sets
+    C(bundle.publicKey) and not C(bundle.allowUnsigned), building without O(signing_key) fails; a
+    signing key whose public half is not the one in C(bundle.publicKey) (when that file is on this
+    machine) fails before anything is downloaded.
   - For every OS release in C(bundle.osReleases) of the cluster file, the OS packages (.deb) a
     minimal host lacks for Kubernetes (the collection's table) and their dependency closure, from
     C(sources.debianArchive) as C(files/packages/<os id>/<file>) (C(debian-12), C(debian-13)). The
@@ -92,9 +99,20 @@ options:
     description: Write the archive even when an identical one exists.
     type: bool
     default: false
+  signing_key:
+    description:
+      - OpenSSH private key file on this (connected) machine that signs the bundle; its public
+        half is C(bundle.publicKey) in the cluster file on the air-gapped side. The key is never
+        read into Ansible nor logged; C(ssh-keygen) signs with it.
+      - A key protected by a passphrase must be in C(ssh-agent) (C(ssh-add KEY) first); the task
+        never asks for a passphrase and fails saying so.
+      - An archive that is kept unchanged keeps its signature when that signature is this key's; an
+        archive that is written anew never keeps an older signature.
+    type: path
 requirements:
   - C(gpgv) and the keys of C(bundle.debianKeyring) (Debian's archive keyring) on the controller,
     when the cluster file asks for OS packages.
+  - C(ssh-keygen) (OpenSSH 8.2 or later, package openssh-client) with O(signing_key).
 extends_documentation_fragment:
   - airgap.kubernetes.attributes
   - airgap.kubernetes.attributes.controller
@@ -114,6 +132,11 @@ EXAMPLES = r"""
 - name: Build the bundle of a cluster file
   airgap.kubernetes.build_bundle:
     path: cluster.yml
+
+- name: Build and sign the bundle with the key whose public half the cluster file names
+  airgap.kubernetes.build_bundle:
+    path: cluster.yml
+    signing_key: ~/.ssh/airgap-bundle-signing
 
 - name: Rebuild with every file and image pinned to an earlier bundle
   airgap.kubernetes.build_bundle:
@@ -135,6 +158,16 @@ sha256_path:
   description: The archive's checksum file, C(<sha256>  <name>).
   returned: success
   type: str
+signature_path:
+  description: The archive's signature, C(<archive>.sha256.sig), or null for an unsigned bundle.
+  returned: success
+  type: str
+  sample: /srv/bundle/demo-bundle-v1.37.2-amd64.tar.sha256.sig
+signed_by:
+  description: The fingerprint of the key that signed the bundle, or null for an unsigned bundle.
+  returned: success
+  type: str
+  sample: SHA256:HBf60pXZRXId7M5x2+A5KtlVLhCtGOrjVeX44Oo2wmg
 bom_path:
   description: The BOM next to the archive (the same as C(bom.json) inside it).
   returned: success

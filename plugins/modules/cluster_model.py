@@ -13,14 +13,19 @@ description:
   - Runs on the controller. Reads and validates the cluster file, derives every name the playbooks
     and roles need (API endpoint, registry address, user, CA file and mirrored upstream registries,
     the controller's state, PKI and kubeconfig paths, the first control plane), finds the bundle
-    archive (C(.tar) or C(.tar.gz)) with the same function as the preflight, verifies it against
-    its C(.sha256) and BOM and against what the cluster file asks for, and unpacks its manifest,
-    files and OS packages on the controller.
+    archive (C(.tar) or C(.tar.gz)) with the same function as the preflight, checks its signature
+    against C(bundle.publicKey) (as M(airgap.kubernetes.verify_bundle) does, before the archive is
+    read), verifies it against its C(.sha256) and BOM and against what the cluster file asks for,
+    and unpacks its manifest, files and OS packages on the controller, regular files only, without
+    owners or set-id bits.
   - Returns them as one map, so that playbooks map values onto role variables and never spell the
     bundle's layout or re-derive a name in Jinja.
-  - The full verification reads the whole archive; it runs once per archive file and cluster plan.
-    A stamp next to the unpacked files (archive path, size, modification time and inode) lets
-    later phases and runs skip it while the archive is unchanged.
+  - The signature is checked at every call (it reads only the small files next to the archive); an
+    unsigned bundle let through by C(bundle.allowUnsigned) is a warning at every call.
+  - The full verification reads the whole archive; it runs once per archive file, cluster plan and
+    signature. A stamp next to the unpacked files (archive path, size, modification time and
+    inode, and the checksum file, signature, public key and C(bundle.allowUnsigned) it was trusted
+    under) lets later phases and runs skip it while none of them changes.
   - Fails listing every problem of the cluster file or of the bundle, before any host is contacted.
 options:
   path:
@@ -49,6 +54,8 @@ options:
         before (the preflight does, once per run).
     type: bool
     default: false
+requirements:
+  - C(ssh-keygen) (OpenSSH 8.2 or later, package openssh-client) on the controller.
 extends_documentation_fragment:
   - airgap.kubernetes.attributes
   - airgap.kubernetes.attributes.controller
@@ -121,7 +128,8 @@ registry:
   type: dict
 bundle:
   description:
-    - The verified bundle (C(archive), C(sha256), C(dir) where it is unpacked, C(kubernetes_version),
+    - The verified bundle (C(archive), C(sha256), C(signed_by) the fingerprint of the key that signed
+      it or null, C(dir) where it is unpacked, C(kubernetes_version),
       C(arch), C(layout), the image layout's directory in the archive), C(files) by name (C(path),
       C(version), C(arch), C(sha256)), C(images) by name as C(ref@digest), C(image_refs) by name,
       C(digests) (every index and manifest digest) and C(packages) by OS id (C(name), C(path), C(sha256)).

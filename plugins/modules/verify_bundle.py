@@ -11,11 +11,20 @@ short_description: Check that a bundle is intact and complete for a cluster file
 version_added: 0.1.0
 description:
   - The bundle preflight, on the controller, before any host is contacted.
+  - First the signature, before the archive is read. C(<archive>.sha256.sig) must be an OpenSSH
+    signature (C(ssh-keygen -Y verify)) of the archive's C(.sha256) by a key in the file
+    C(bundle.publicKey) of the cluster file. A missing C(bundle.publicKey), a missing signature, a
+    signature by another key and a signature over other content are refused, each naming the file
+    and the setting that fixes it. With C(bundle.allowUnsigned) true an unsigned bundle passes with
+    a warning (a bad signature is still refused).
+  - Every member of the archive must be a regular file or directory below C(bom.json), C(files/)
+    or C(images/), named once, without C(..) or an absolute path, not a link, device or FIFO,
+    without set-id, sticky or world-write bits and owned by root, whoever signed it.
   - Checks the archive against its C(.sha256), every file and OS package in it against the sha256
     in its BOM and every image blob against its digest, and that the BOM covers every file, image,
     the CNI plugin and, for every OS release in C(bundle.osReleases), every OS package the cluster
     file asks for (the collection's release table decides what that is).
-  - Fails listing every problem, each naming the archive, file, package, image or CNI at fault.
+  - Fails listing every problem, each naming the archive, member, file, package, image or CNI at fault.
 options:
   path:
     description: Cluster file the bundle is for.
@@ -31,6 +40,8 @@ options:
     type: str
     default: amd64
     choices: [amd64]
+requirements:
+  - C(ssh-keygen) (OpenSSH 8.2 or later, package openssh-client) on the controller.
 extends_documentation_fragment:
   - airgap.kubernetes.attributes
   - airgap.kubernetes.attributes.controller
@@ -62,6 +73,11 @@ problems:
   type: list
   elements: str
   sample: ["demo-bundle-v1.37.2-amd64.tar: lacks the image registry.k8s.io/metrics-server/metrics-server:v0.8.0"]
+signed_by:
+  description: The fingerprint of the trusted key that signed the bundle; null for an unsigned bundle let through.
+  returned: always
+  type: str
+  sample: SHA256:HBf60pXZRXId7M5x2+A5KtlVLhCtGOrjVeX44Oo2wmg
 bom:
   description: The bundle's manifest (files, images, OS packages, versions, architecture, date).
   returned: success
