@@ -11,6 +11,9 @@ export AIRGAP_LAB_CACHE ?= /var/cache/airgap-lab
 LAB_STATE := $(AIRGAP_LAB_CACHE)/state
 # The lab's cluster file, written by the collection's own generator from the hosts the lab made.
 LAB_CLUSTER := $(LAB_STATE)/lab.cluster.yml
+# The key that signs the lab's bundle, made once (no passphrase: the lab's own); the lab's cluster
+# file trusts its public half (bundle.publicKey).
+LAB_BUNDLE_KEY := $(LAB_STATE)/bundle-signing/id_ed25519
 # The lab mirror stands in for upstream: the cluster file's sources point at it.
 LAB_HTTP := http://127.0.0.1:$(or $(AIRGAP_LAB_HTTP_PORT),18080)
 LAB_REGISTRY := http://127.0.0.1:$(or $(AIRGAP_LAB_REGISTRY_PORT),15000)
@@ -19,7 +22,7 @@ LAB_REGISTRY := http://127.0.0.1:$(or $(AIRGAP_LAB_REGISTRY_PORT),15000)
 # a negative OOM score adjustment (see the containerd role's containerd_restrict_oom_score_adj).
 # SSH pipelining halves the round trips of a run (root logins: no requiretty to worry about).
 LAB_SETTINGS := {"cluster_settings": {"addons": {"sampleApp": {"enabled": true}}, \
-  "network": {"upstreamDNS": []}, \
+  "network": {"upstreamDNS": []}, "bundle": {"publicKey": "$(LAB_BUNDLE_KEY).pub"}, \
   "vars": {"containerd_restrict_oom_score_adj": true, "ansible_pipelining": true, \
            "ansible_python_interpreter": "/usr/bin/python3"}, "sources": { \
   "kubernetesReleases": "$(LAB_HTTP)/dl.k8s.io", "githubReleases": "$(LAB_HTTP)/github.com", \
@@ -60,6 +63,8 @@ lab-mirror: deps venv
 
 lab-hosts: deps venv
 	$(PY) lab/hosts/labhosts.py up
+	test -e $(LAB_BUNDLE_KEY) || { install -d -m 0700 $(dir $(LAB_BUNDLE_KEY)) && \
+	  ssh-keygen -q -t ed25519 -N '' -C airgap-lab-bundle -f $(LAB_BUNDLE_KEY); }
 	ANSIBLE_COLLECTIONS_PATH=$$($(PY) tests/collection.py) ansible-playbook -i localhost, \
 	  playbooks/generate_cluster_config.yml -e cluster=lab -e nodes_file=$(LAB_STATE)/hosts.json \
 	  -e fail_cgroup_v1=false -e dest=$(LAB_CLUSTER) -e force=true -e '$(LAB_SETTINGS)' \
@@ -69,7 +74,7 @@ lab-up: lab-mirror lab-hosts
 
 # The connected side: the bundle of the lab's cluster file, built from the mirror.
 lab-bundle: lab-up
-	$(ANSIBLE_PLAYBOOK) -i $(LAB_CLUSTER) playbooks/bundle.yml
+	$(ANSIBLE_PLAYBOOK) -i $(LAB_CLUSTER) playbooks/bundle.yml -e bundle_signing_key=$(LAB_BUNDLE_KEY)
 
 # The air-gapped side: site.yml against the lab hosts over SSH, from the bundle alone.
 lab-cluster: lab-bundle
