@@ -5,10 +5,9 @@
 
 from __future__ import annotations
 
-import json
 import re
 
-from ansible_collections.airgap.kubernetes.plugins.plugin_utils.cluster.schema import ROLE_GROUPS, ROLES
+from ansible_collections.airgap.kubernetes.plugins.plugin_utils.cluster.schema import ROLE_GROUPS, ROLES, SCHEMA
 from ansible_collections.airgap.kubernetes.plugins.plugin_utils.cluster.validate import (
     ClusterConfigError,
     check,
@@ -16,10 +15,44 @@ from ansible_collections.airgap.kubernetes.plugins.plugin_utils.cluster.validate
 )
 
 
+# What a no_log field shows where the cluster is printed (Ansible's own word for it).
+MASK = "VALUE_SPECIFIED_IN_NO_LOG_PARAMETER"
+
+
+def _copy(value):
+    """A copy of the mappings and lists; the values themselves are kept, so that a
+    vault-encrypted value stays encrypted (a JSON round trip would decrypt it)."""
+    if isinstance(value, dict):
+        return {key: _copy(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_copy(item) for item in value]
+    return value
+
+
+def masked(cluster, options=None):
+    """A copy of a checked or resolved cluster with every no_log field (the registry password)
+    replaced by MASK, for results that Ansible prints with -v."""
+    options = SCHEMA if options is None else options
+    if not isinstance(cluster, dict):
+        return cluster
+    result = dict(cluster)
+    for key, opt in options.items():
+        value = result.get(key)
+        if value is None:
+            continue
+        if opt.get("no_log"):
+            result[key] = MASK
+        elif opt.get("options") and opt["type"] == "dict":
+            result[key] = masked(value, opt["options"])
+        elif opt.get("options") and isinstance(value, list):
+            result[key] = [masked(item, opt["options"]) for item in value]
+    return result
+
+
 def resolve(config, base_dir=None):
     """The effective settings of a valid config: every host's SSH settings filled from the top
     level, the endpoint and registry host filled from host roles, and paths made absolute."""
-    result = json.loads(json.dumps(config))
+    result = _copy(config)
     ssh = result["ssh"]
     ssh["keyFile"] = resolve_path(ssh["keyFile"], base_dir)
     for host in result["hosts"]:

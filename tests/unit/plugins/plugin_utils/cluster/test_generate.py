@@ -5,6 +5,9 @@
 
 from __future__ import annotations
 
+import os
+import shutil
+
 import pytest
 
 from ansible_collections.airgap.kubernetes.plugins.plugin_utils.cluster.generate import StarterError, starter_config
@@ -30,7 +33,8 @@ def test_single_host_does_everything():
 
 def test_lab_hosts_json_rows(tmp_path):
     key = tmp_path / "id_ed25519"
-    key.write_text("placeholder")
+    shutil.copy(os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "valid", "files", "dummy-ssh-key"),
+                str(key))
     rows = [{"name": "lab-%d" % i, "address": "10.213.7.1%d" % i, "os": "bookworm", "ssh_user": "root",
              "ssh_port": 22, "ssh_key": str(key)} for i in (1, 2, 3)]
     config = starter_config("lab", rows, fail_cgroup_v1=False, ssh_common_args="-o IdentitiesOnly=yes",

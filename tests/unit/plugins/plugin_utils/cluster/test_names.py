@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 
 import yaml
 
@@ -23,6 +24,7 @@ hosts:
   - {name: reg, address: 192.0.2.10, roles: [registry]}
   - {name: w1, address: 192.0.2.12, roles: [worker]}
 """
+FILES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "valid", "files")
 
 
 def names(tmp_path, extra=""):
@@ -49,19 +51,20 @@ def test_defaults_come_from_the_hosts_roles(tmp_path):
 
 
 def test_a_vip_a_set_password_and_a_provided_ca(tmp_path):
-    (tmp_path / "site-ca.pem").write_text("x")
+    for name in ("registry-ca.pem", "registry.pem", "registry-key.pem"):
+        shutil.copy(os.path.join(FILES, name), str(tmp_path / ("site-" + name)))
     got = names(tmp_path, """\
 controlPlane: {endpoint: {host: 192.0.2.100, port: 8443}}
 registry:
   auth: {username: pusher, password: s3cret}
-  tls: {mode: provided, caFile: site-ca.pem, certFile: site-ca.pem, keyFile: site-ca.pem}
+  tls: {mode: provided, caFile: site-registry-ca.pem, certFile: site-registry.pem, keyFile: site-registry-key.pem}
 """)
     assert got["endpoint"]["address"] == "192.0.2.100:8443"
     assert got["registry"]["username"] == "pusher"
     assert got["registry"]["password_file"] == ""
     # Nodes still get a pull-only identity of their own from the registry the collection runs.
     assert got["registry"]["pull"]["username"] == "airgap-pull"
-    assert got["registry"]["ca_file"] == os.path.join(str(tmp_path), "site-ca.pem")
+    assert got["registry"]["ca_file"] == os.path.join(str(tmp_path), "site-registry-ca.pem")
     assert "s3cret" not in json.dumps(got)
 
 
