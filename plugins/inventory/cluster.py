@@ -18,15 +18,29 @@ description:
   - Sets on the cluster group C(airgap_cluster), every setting of the file with defaults filled
     and paths made absolute, and C(airgap_cluster_file), the file's absolute path.
   - The file's fields are described in docs/cluster-config.md.
+  - The file is read defensively before Ansible's YAML loader builds anything from it, and
+    refused, naming the problem, when it is bigger than 1 MiB, not UTF-8, not one YAML document,
+    or holds an anchor or alias, a duplicate key (without quoting its value) or a tag other than
+    C(!vault).
+  - A C(!vault) encrypted C(registry.auth.password) stays encrypted in C(airgap_cluster); a play
+    decrypts it where it uses it, and C(ansible-inventory --list) or C(--host) print its
+    ciphertext. Every variable this plugin sets is untrusted, so no value is ever templated.
   - The cluster file's required C(plugin) key (V(airgap.kubernetes.cluster); the generator writes
     it) lets the default C(auto) inventory plugin find this plugin, so C(-i cluster.yml) works with
     no configuration, and keeps the C(yaml) inventory plugin from reading the file as groups.
-  - Set C([inventory] unparsed_is_failed = true) (or E(ANSIBLE_INVENTORY_UNPARSED_FAILED=true)) so
-    that an invalid cluster file stops Ansible instead of leaving an empty inventory and a warning.
+  - Ansible only warns when no inventory plugin could read a source, and then runs with an empty
+    inventory, so an invalid cluster file needs C([inventory] any_unparsed_is_failed = true) to stop
+    it. With C(enable_plugins = airgap.kubernetes.cluster, host_list), this plugin reads the file
+    directly (not through C(auto), whose YAML loader would print a duplicate key's lines, password
+    included) and no other plugin reads a file this one refused. The collection's ansible.cfg sets
+    both; the playbooks stop an invalid file without them too (C(airgap.kubernetes.validate) runs
+    first).
 notes:
   - Accepted files are named C(cluster.yml), C(cluster.yaml), C(*.cluster.yml), C(*.cluster.yaml),
     or any C(.yml)/C(.yaml) file whose content declares the airgap.kubernetes apiVersion.
-  - Plain Ansible inventories keep working; the roles then read the variables you set yourself.
+  - Plain Ansible inventories keep working for the roles, which then read the variables you set
+    yourself; add C(ini) or C(yaml) to C(enable_plugins) for them. The playbooks need a cluster
+    file.
 author:
   - airgap.kubernetes maintainers (@airgap)
 """
@@ -52,40 +66,31 @@ kubelet:
 """
 
 import os
-import re
 
 from ansible.errors import AnsibleParserError
 from ansible.plugins.inventory import BaseInventoryPlugin
+from ansible_collections.airgap.kubernetes.plugins.plugin_utils.cluster.files import is_cluster_file, read_cluster_file
 from ansible_collections.airgap.kubernetes.plugins.plugin_utils.cluster.model import inventory as inventory_model, load
-from ansible_collections.airgap.kubernetes.plugins.plugin_utils.cluster.schema import API_VERSION
 from ansible_collections.airgap.kubernetes.plugins.plugin_utils.cluster.validate import ClusterConfigError
-
-_NAME = re.compile(r"(^|\.)cluster\.ya?ml$")
-_DECLARES = re.compile(r"^apiVersion:\s*[\"']?%s" % re.escape(API_VERSION.split("/", maxsplit=1)[0]),
-                       re.MULTILINE)
 
 
 class InventoryModule(BaseInventoryPlugin):
     """Inventory from an airgap.kubernetes cluster file."""
 
     NAME = "airgap.kubernetes.cluster"
+    # Ansible marks every variable this plugin sets as untrusted, so no value of the cluster
+    # file is ever evaluated as a template (ansible-core 2.19 and later; said here, not left to
+    # the default).
+    trusted_by_default = False
 
     def verify_file(self, path):
-        if not super().verify_file(path) or not path.endswith((".yml", ".yaml")):
-            return False
-        if _NAME.search(os.path.basename(path)):
-            return True
-        try:
-            with open(path, encoding="utf-8") as handle:
-                return bool(_DECLARES.search(handle.read(65536)))
-        except (OSError, UnicodeDecodeError):
-            return False
+        return super().verify_file(path) and is_cluster_file(path)
 
     def parse(self, inventory, loader, path, cache=True):
         super().parse(inventory, loader, path, cache=cache)
         source = os.path.abspath(path)
-        raw = self.loader.load_from_file(path, cache="none")
         try:
+            raw = read_cluster_file(source)
             cluster = load(raw, base_dir=os.path.dirname(source), source=source)
         except ClusterConfigError as exc:
             raise AnsibleParserError(str(exc)) from None

@@ -15,12 +15,18 @@ description:
     CIDR overlaps, files that must exist), and fails listing every problem with its field path.
   - Runs on the controller and never contacts a host, so the first play of a playbook can stop a
     run before any host is touched.
+  - Reads the file as the cluster inventory plugin does (at most 1 MiB, UTF-8, one YAML document,
+    no anchor, alias or duplicate key), so a file that Ansible could not read as an inventory is
+    refused here with its problems listed, even where Ansible only warned about it.
+  - Without O(path) or O(config), validates every cluster file among the inventory sources
+    (C(-i)), whether or not it parsed, and fails when there is none (the airgap.kubernetes
+    playbooks need one).
   - The fields are described in docs/cluster-config.md.
 options:
   path:
     description:
       - Cluster file to validate. Read on the controller; ansible-vault encrypted values work.
-      - Exactly one of O(path) and O(config) is required.
+      - At most one of O(path) and O(config); with neither, the cluster files of the inventory.
     type: path
   config:
     description:
@@ -51,7 +57,10 @@ author:
 """
 
 EXAMPLES = r"""
-- name: Validate the cluster file before touching any host
+- name: Validate the cluster file(s) of the inventory (-i cluster.yml) before touching any host
+  airgap.kubernetes.validate_cluster_config:
+
+- name: Validate one cluster file
   airgap.kubernetes.validate_cluster_config:
     path: "{{ airgap_cluster_file }}"
 
@@ -68,9 +77,17 @@ problems:
   type: list
   elements: str
   sample: ["hosts[2].address: duplicate address '10.0.0.11' (also hosts[0].address)"]
+files:
+  description: The cluster files validated (absolute paths), when O(config) is not given.
+  returned: when O(config) is not given
+  type: list
+  elements: str
+  sample: ["/home/me/site/cluster.yml"]
 cluster:
-  description: The settings with defaults filled, host SSH settings completed and paths absolute.
-  returned: success
+  description:
+    - The settings with defaults filled, host SSH settings completed and paths absolute.
+    - The registry password, when set, is masked (C(VALUE_SPECIFIED_IN_NO_LOG_PARAMETER)).
+  returned: success, with O(config) or exactly one file
   type: dict
   sample: {"name": "demo", "kubernetesVersion": "v1.37.2", "hosts": []}
 """
