@@ -21,9 +21,10 @@ import tempfile
 
 REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 NAMESPACE, NAME = "airgap", "kubernetes"
-# Not collection content (galaxy.yml build_ignore): the lab, CI and benchmark tooling, and
-# ansible-lint's cache.
-SKIP = ("lab/", ".ci/", "bench/", ".ansible/")
+# Not collection content (galaxy.yml build_ignore): the lab, CI and benchmark tooling,
+# ansible-lint's cache, and the checkout's link to itself (collections/, a loop for anything that
+# follows it).
+SKIP = ("lab/", ".ci/", "bench/", ".ansible/", "collections/")
 
 
 def collections_path(base=None):
