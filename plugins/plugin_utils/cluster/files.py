@@ -42,8 +42,8 @@ FILE = "(file)"
 # no value is ever templated) on scalars, and the YAML core schema's own scalar and collection
 # tags; not !!binary, !!timestamp, !!set, !!python/...
 _SCALAR_TAGS = {"!vault", "!unsafe"}
-_TAGS = _SCALAR_TAGS | {"!"} | {"tag:yaml.org,2002:" + t for t in ("str", "int", "float", "bool", "null", "map",
-                                                                    "seq")}
+_CORE_TAGS = ("str", "int", "float", "bool", "null", "map", "seq")
+_TAGS = _SCALAR_TAGS | {"!"} | {"tag:yaml.org,2002:" + name for name in _CORE_TAGS}
 # The file names the inventory plugin takes without looking inside, and what it looks for inside
 # any other .yml/.yaml file.
 _NAME = re.compile(r"(^|\.)cluster\.ya?ml$")

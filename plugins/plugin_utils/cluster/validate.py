@@ -207,7 +207,8 @@ def _plain_valid(opt, value):
         return value if choices is None or value in choices else _INVALID
     if kind == "path" and isinstance(value, str):
         return check_type_path(value)
-    if kind in ("int", "bool") and type(value) is (int if kind == "int" else bool):  # noqa: E721  # bool is an int
+    if kind == "bool" and isinstance(value, bool) or kind == "int" and isinstance(value, int) and not isinstance(
+            value, bool):
         return value
     if kind == "dict" and isinstance(value, dict) and "no_log" not in opt:
         return value

@@ -28,7 +28,8 @@ from ansible_collections.airgap.kubernetes.plugins.plugin_utils.cluster.validate
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 FIXTURES = os.path.join(HERE, "fixtures")
-UNREADABLE = sorted(glob.glob(os.path.join(FIXTURES, "unreadable", "*.yml")))
+# Not .yml: YAML tools (yamllint, ansible-test sanity) would choke on them, as they should.
+UNREADABLE = sorted(glob.glob(os.path.join(FIXTURES, "unreadable", "*.yml.txt")))
 MINIMAL = os.path.join(FIXTURES, "valid", "minimal.yml")
 SECRETS = ("secret-never-shown",)
 # What one reading of a hostile file may take, at most: seconds, and the address space of a
@@ -57,7 +58,7 @@ def test_there_are_enough_unreadable_fixtures():
     assert all(expectations(path) for path in UNREADABLE)
 
 
-@pytest.mark.parametrize("path", UNREADABLE, ids=lambda p: os.path.basename(p)[:-4])
+@pytest.mark.parametrize("path", UNREADABLE, ids=lambda p: os.path.basename(p)[:-8])
 def test_unreadable_file_names_the_problem(path):
     problems, message = problems_of(path)
     assert problems, "%s should be refused" % path
@@ -150,7 +151,7 @@ def bounded_run(path):
     ("deep_nesting", "nested more than 32 levels deep"),
 ])
 def test_hostile_yaml_in_bounded_memory_and_time(name, expected):
-    result = bounded_run(os.path.join(FIXTURES, "unreadable", name + ".yml"))
+    result = bounded_run(os.path.join(FIXTURES, "unreadable", name + ".yml.txt"))
     assert result.returncode == 0, result.stderr
     assert expected in result.stdout
     seconds = float(result.stdout.split(" in ", 1)[1].split(" s", 1)[0])
