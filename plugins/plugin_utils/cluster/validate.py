@@ -59,6 +59,8 @@ _RESOLV_PATH = re.compile(r"^/[A-Za-z0-9._/-]{1,254}$")
 # A kubelet flag value is written inside double quotes in kubeadm's YAML.
 _KUBELET_VALUE = re.compile(r'^[^"\\]{0,1024}$')
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+# In vars, which only Ansible reads (a PEM certificate, a banner), lines and tabs are fine.
+_CONTROL_BUT_LINES = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
 _TEMPLATE = re.compile(r"\{\{|\{%|\{#")
 # CoreDNS's forward plugin takes at most 15 upstreams.
 MAX_UPSTREAMS = 15
@@ -157,17 +159,18 @@ def _validator(key, opt):
     return _VALIDATORS[cache_key]
 
 
-def _check_text(problems, field, value, secret=False):
+def _check_text(problems, field, value, secret=False, lines_ok=False):
     """Strings (and the keys and items of free-form mappings and lists) hold no control character
     (a newline would break the YAML, TOML or systemd file they end up in) and no template syntax:
     the inventory marks every value unsafe, so Ansible would never evaluate it, and a literal
     '{{' in a setting is a mistake. A ``secret`` (a no_log field) may hold template syntax, as it
-    is never templated, and its value is never quoted."""
+    is never templated, and its value is never quoted; ``lines_ok`` for the values of vars, which
+    no template of the collection reads."""
     if isinstance(value, EncryptedString):
         return
     if isinstance(value, str):
         shown = "" if secret else ": " + excerpt(value)
-        if _CONTROL.search(value):
+        if (_CONTROL_BUT_LINES if lines_ok else _CONTROL).search(value):
             problems.add(field, "contains a control character (newline, tab, ...)%s" % shown)
         elif not secret and _TEMPLATE.search(value):
             problems.add(field, "contains template syntax ({{, {%% or {#): values in a cluster file are data, "
@@ -177,10 +180,10 @@ def _check_text(problems, field, value, secret=False):
             sub = join_path(field, str(key)[:100])
             if isinstance(key, str) and (_CONTROL.search(key) or _TEMPLATE.search(key)):
                 problems.add(sub, "the key contains a control character or template syntax")
-            _check_text(problems, sub, item, secret)
+            _check_text(problems, sub, item, secret, lines_ok)
     elif isinstance(value, list):
         for index, item in enumerate(value):
-            _check_text(problems, "%s[%d]" % (field, index), item, secret)
+            _check_text(problems, "%s[%d]" % (field, index), item, secret, lines_ok)
 
 
 def _decrypt(problems, field, value):
@@ -301,7 +304,7 @@ def _walk(params, options, path, problems, level=None):
                          _walk(item, opt["options"], "%s[%d]" % (field, index), problems, opt)
                          for index, item in enumerate(value)]
         else:
-            _check_text(problems, field, value, secret=bool(spec.get("no_log")))
+            _check_text(problems, field, value, secret=bool(spec.get("no_log")), lines_ok=key == "vars")
         # A secret stays vault-encrypted: ansible-inventory then prints its ciphertext, and it is
         # decrypted only where a play uses it.
         result[key] = encrypted if encrypted is not None and spec.get("no_log") else value

@@ -111,6 +111,14 @@ def test_a_loopback_ssh_host_is_fine():
     assert check(raw)[1] == []
 
 
+def test_vars_may_hold_lines_but_no_other_control_character():
+    """vars go to Ansible only (a PEM certificate, a banner); settings go into generated files."""
+    raw = load(os.path.join(FIXTURES, "valid", "minimal.yml"))
+    raw["vars"] = {"motd": "line one\nline two\tend", "bell": "a\x07b"}
+    raw["hosts"][0]["vars"] = {"ca": "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n"}
+    assert check(raw)[1] == ["vars.bell: contains a control character (newline, tab, ...): 'a\\x07b'"]
+
+
 def test_full_fixture_is_valid_with_its_files():
     assert check(load(FULL), base_dir=os.path.dirname(FULL))[1] == []
 
