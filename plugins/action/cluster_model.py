@@ -40,9 +40,7 @@ class ActionModule(ActionBase):
         if not args["bundle"]:
             return result
         directory = cluster["bundle"]["path"]
-        archive = args["archive"] or bundle.find_archive(
-            directory, cluster["name"], cluster["kubernetesVersion"], args["arch"]) \
-            or os.path.join(directory, bundle.archive_name(cluster["name"], cluster["kubernetesVersion"], args["arch"]))
+        archive = args["archive"] or bundle.cluster_archive(cluster, args["arch"])
         try:
             prepared = bundle.prepare(
                 archive, directory, cluster_plan(cluster, arch=args["arch"]),

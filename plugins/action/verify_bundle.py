@@ -37,10 +37,7 @@ class ActionModule(ActionBase):
         cluster, failure = load_cluster(self._loader, source)
         if failure:
             return dict(result, failed=True, **failure)
-        archive = args["archive"] or bundle.find_archive(
-            cluster["bundle"]["path"], cluster["name"], cluster["kubernetesVersion"], args["arch"]) \
-            or os.path.join(cluster["bundle"]["path"], bundle.archive_name(
-                cluster["name"], cluster["kubernetesVersion"], args["arch"]))
+        archive = args["archive"] or bundle.cluster_archive(cluster, args["arch"])
         plan = cluster_plan(cluster, arch=args["arch"])
         try:
             verified = bundle.verify(archive, plan, kubernetes_version=cluster["kubernetesVersion"], arch=args["arch"],

@@ -809,6 +809,13 @@ def archive_name(cluster_name, kubernetes_version, arch, compression="none"):
                                   ".tar.gz" if compression == "gzip" else ".tar")
 
 
+def cluster_archive(cluster, arch):
+    """The archive of a resolved cluster config: the one in its ``bundle.path`` (``.tar`` or
+    ``.tar.gz``), or the ``.tar`` expected there when there is none yet."""
+    directory, name, version = cluster["bundle"]["path"], cluster["name"], cluster["kubernetesVersion"]
+    return find_archive(directory, name, version, arch) or os.path.join(directory, archive_name(name, version, arch))
+
+
 def find_archive(directory, cluster_name, kubernetes_version, arch):
     """The archive of a cluster in a bundle directory (.tar or .tar.gz), or None."""
     for compression in ("none", "gzip"):
