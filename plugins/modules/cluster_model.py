@@ -102,6 +102,12 @@ first_control_plane:
   description: Inventory name of the first host with role control_plane.
   returned: always
   type: str
+pod_networks:
+  description: The CNI network names the cluster's pod network writes on its nodes.
+  returned: always
+  type: list
+  elements: str
+  sample: [kube-router]
 state_dir:
   description: Controller directory for the cluster's state (the admin kubeconfig).
   returned: always

@@ -29,7 +29,7 @@ import time
 
 import pytest
 
-from clusterlib import wait_until
+from clusterlib import hello_pod, wait_pods_ready, wait_until
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
@@ -256,6 +256,14 @@ def stage_fresh_worker(kubectl, worker):
                     "&& rm -f %s" % MARKER, timeout=300)
 
 
+def pod_runs_on(kubectl, namespace, image, worker, name):
+    """A joined-again worker is only useful if pods start there: its pod network is the new pod
+    CIDR's, not the one it had before (kubeadm reset leaves the CNI's bridge behind)."""
+    kubectl.apply(hello_pod(name, image, worker, {"app": name}), namespace=namespace)
+    wait_pods_ready(kubectl, namespace, [name], timeout=120)
+    kubectl("delete", "pod", name, "--wait=false", namespace=namespace)
+
+
 def restore_worker(cluster, kubectl, worker):
     """After a drill on a worker: a Ready node again, by the join playbook if need be."""
     try:
@@ -269,7 +277,7 @@ def restore_worker(cluster, kubectl, worker):
             nodes_ready(cluster, kubectl)
 
 
-def test_a_half_joined_worker_is_reset_and_joined_again(cluster, kubectl):
+def test_a_half_joined_worker_is_reset_and_joined_again(cluster, kubectl, namespace, images):
     """Staged: a join this collection started whose kubelet never registered - the worker's Node
     does not exist and its kubelet is stopped, while kubelet.conf and the join role's marker are
     still there (as after a kubeadm join killed once the kubelet had its credentials). The run
@@ -293,12 +301,14 @@ def test_a_half_joined_worker_is_reset_and_joined_again(cluster, kubectl):
         assert {k: v for k, v in after["node_uids"].items() if k != worker} == \
             {k: v for k, v in before["node_uids"].items() if k != worker}
         assert (after["ca_sha256"], after["etcd_member"]) == (before["ca_sha256"], before["etcd_member"])
+        pod_runs_on(kubectl, namespace, images["hello"], worker, "after-rejoin")
         print("%s reset and joined again; site.yml %.0f s" % (worker, run.seconds))
     finally:
         restore_worker(cluster, kubectl, worker)
 
 
-def test_a_join_whose_controller_died_finishes_on_the_host_and_the_next_run_settles_it(cluster, kubectl):
+def test_a_join_whose_controller_died_finishes_on_the_host_and_the_next_run_settles_it(cluster, kubectl, namespace,
+                                                                                       images):
     """Real: the worker is staged as never joined (its Node deleted, kubeadm reset on it), the join
     playbook starts, and the controller (ansible-playbook and its SSH connections) is killed as
     soon as kubeadm join runs on the worker - as a dropped connection would. kubeadm join runs
@@ -336,6 +346,7 @@ def test_a_join_whose_controller_died_finishes_on_the_host_and_the_next_run_sett
         nodes_ready(cluster, kubectl)
         after = fingerprint(cluster, kubectl)
         assert (after["ca_sha256"], after["etcd_member"]) == (before["ca_sha256"], before["etcd_member"])
+        pod_runs_on(kubectl, namespace, images["hello"], worker, "after-join")
         print("join finished detached; site.yml settled it in %.0f s" % run.seconds)
     finally:
         if controller and controller.poll() is None:

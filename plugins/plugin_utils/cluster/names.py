@@ -52,6 +52,12 @@ def mirrored_registries(cluster):
     return sorted(releases.UPSTREAM_REGISTRIES)
 
 
+# The CNI network name(s) each pod network writes into /etc/cni/net.d (for kube-router, the
+# name in roles/addons/templates/kube-router.yaml.j2's cni-conf.json): what a host that joins
+# again must not keep of an earlier membership.
+POD_NETWORKS = {"kube-router": ["kube-router"]}
+
+
 def derive(cluster, cluster_file):
     """The derived names of one resolved cluster config (``model.resolve``) read from
     ``cluster_file``. JSON-serialisable; holds no secret (the registry password stays in the
@@ -79,6 +85,7 @@ def derive(cluster, cluster_file):
         "cluster_file": os.path.abspath(cluster_file),
         "kubernetes_version": cluster["kubernetesVersion"],
         "first_control_plane": by_role["control_plane"][0],
+        "pod_networks": POD_NETWORKS.get(cluster["cni"]["plugin"], []),
         "endpoint": {
             "host": endpoint["host"], "port": endpoint["port"],
             "address": host_port(endpoint["host"], endpoint["port"]),
