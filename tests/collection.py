@@ -4,8 +4,9 @@
 """Make this checkout importable as the collection airgap.kubernetes.
 
 Ansible finds collections at <path>/ansible_collections/<namespace>/<name>. The repo root is
-the collection root, so a temporary directory with ansible_collections/airgap/kubernetes -> the
-repo (a symlink) is enough for ansible-playbook, ansible-inventory and Python imports.
+the collection root, and the checkout's collections/ holds ansible_collections/airgap/kubernetes
+-> ../../.. (a relative symlink), so that directory is enough for ansible-playbook,
+ansible-inventory and Python imports - and each checkout (a worktree, a CI clone) has its own.
 
     python tests/collection.py            # print a collections path (created once, reused)
     python tests/collection.py --copy DIR # copy the tracked tree to DIR/ansible_collections/airgap/kubernetes
@@ -28,7 +29,13 @@ SKIP = ("lab/", ".ci/", "bench/", ".ansible/", "collections/")
 
 
 def collections_path(base=None):
-    """Return a directory usable as ANSIBLE_COLLECTIONS_PATH that holds this checkout."""
+    """Return a directory usable as ANSIBLE_COLLECTIONS_PATH that holds this checkout: the
+    checkout's own collections/ (its ansible_collections/airgap/kubernetes is a relative link to
+    the checkout), so that two checkouts on one machine never share a path; ``base`` makes one
+    elsewhere instead."""
+    own = os.path.join(REPO, "collections")
+    if base is None and os.path.realpath(os.path.join(own, "ansible_collections", NAMESPACE, NAME)) == os.path.realpath(REPO):
+        return own
     base = base or os.path.join(tempfile.gettempdir(), "airgap-kubernetes-collections-%d" % os.getuid())
     namespace_dir = os.path.join(base, "ansible_collections", NAMESPACE)
     link = os.path.join(namespace_dir, NAME)
