@@ -243,7 +243,10 @@ def test_files_from_earlier_versions_are_kept(tmp_path):
     them) is kept as it is: an existing site's nodes keep trusting its CA."""
     directory = tmp_path / "pki"
     directory.mkdir(mode=0o700)
-    path = lambda name: str(directory / name)  # noqa: E731
+
+    def path(name):
+        return str(directory / name)
+
     openssl("ecparam", "-name", "secp384r1", "-genkey", "-noout", "-out", path("ca.key"))
     openssl("req", "-new", "-x509", "-key", path("ca.key"), "-days", "3650", "-out", path("ca.crt"),
             "-subj", "/CN=airgap.kubernetes registry CA", "-addext", "basicConstraints=critical,CA:TRUE,pathlen:0",
