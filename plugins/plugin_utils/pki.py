@@ -311,8 +311,8 @@ def _stale(cert, key, ca_cert, subject, sans, now, renew_before_days):
     except x509.ExtensionNotFound:
         have = []
     if san_strings(have) != san_strings(sans):
-        reasons.append("its names %s are not %s" % (", ".join(san_strings(have)) or "(none)",
-                                                     ", ".join(san_strings(sans))))
+        reasons.append("its names %s are not %s"
+                       % (", ".join(san_strings(have)) or "(none)", ", ".join(san_strings(sans))))
     try:
         usages = list(cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value)
     except x509.ExtensionNotFound:
