@@ -13,16 +13,19 @@ import yaml
 
 from ansible_collections.airgap.kubernetes.plugins.action import build_bundle as bundle_action
 from ansible_collections.airgap.kubernetes.plugins.action import generate_cluster_config as generate_action
+from ansible_collections.airgap.kubernetes.plugins.action import registry_pki as pki_action
 from ansible_collections.airgap.kubernetes.plugins.action import validate_cluster_config as validate_action
 from ansible_collections.airgap.kubernetes.plugins.action import verify_bundle as verify_action
 from ansible_collections.airgap.kubernetes.plugins.modules import build_bundle as bundle_module
 from ansible_collections.airgap.kubernetes.plugins.modules import generate_cluster_config as generate_module
+from ansible_collections.airgap.kubernetes.plugins.modules import registry_pki as pki_module
 from ansible_collections.airgap.kubernetes.plugins.modules import validate_cluster_config as validate_module
 from ansible_collections.airgap.kubernetes.plugins.modules import verify_bundle as verify_module
 
 
 @pytest.mark.parametrize("module, action", [(validate_module, validate_action), (generate_module, generate_action),
-                                            (bundle_module, bundle_action), (verify_module, verify_action)])
+                                            (bundle_module, bundle_action), (verify_module, verify_action),
+                                            (pki_module, pki_action)])
 def test_documented_options_match_the_argument_spec(module, action):
     documented = yaml.safe_load(module.DOCUMENTATION)["options"]
     assert set(documented) == set(action.ARGUMENT_SPEC)
