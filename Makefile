@@ -33,7 +33,9 @@ LAB_SETTINGS := {"cluster_settings": {"addons": {"sampleApp": {"enabled": true}}
 .PHONY: help deps venv lab lab-up lab-mirror lab-hosts lab-bundle lab-cluster lab-down test lint sanity units lab-test e2e
 # ansible-playbook with this checkout as the collection airgap.kubernetes.
 ANSIBLE_PLAYBOOK = ANSIBLE_COLLECTIONS_PATH=$$($(PY) tests/collection.py) ANSIBLE_CALLBACKS_ENABLED=airgap.kubernetes.phases ansible-playbook
-LAB_KUBECONFIG := $(LAB_STATE)/lab/lab.kubeconfig
+# The admin kubeconfig site.yml wrote, where the collection's model puts it (the cluster file's
+# stateDir); asked when the `lab` recipe runs, after lab-hosts has written the cluster file.
+LAB_KUBECONFIG = $(shell $(PY) tests/cluster_names.py $(LAB_CLUSTER) kubeconfig)
 # The mirror serves files as downloads (not executable); the lab's kubectl is a copy.
 KUBECTL := $(LAB_STATE)/bin/kubectl
 KUBECTL_MIRROR = $(AIRGAP_LAB_CACHE)/mirror/files/dl.k8s.io/release/$(shell $(PY) lab/labconf.py kubernetes-version)/bin/linux/amd64/kubectl
