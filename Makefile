@@ -30,7 +30,7 @@ LAB_SETTINGS := {"cluster_settings": {"addons": {"sampleApp": {"enabled": true}}
   "registryK8sIo": "$(LAB_REGISTRY)/registry.k8s.io", "dockerHub": "$(LAB_REGISTRY)/docker.io", \
   "quayIo": "$(LAB_REGISTRY)/quay.io"}}}
 
-.PHONY: help deps venv lab lab-up lab-mirror lab-hosts lab-bundle lab-cluster lab-down test lint sanity units lab-test e2e
+.PHONY: help deps venv lab lab-up lab-mirror lab-hosts lab-bundle lab-cluster lab-down test lint sanity units ee lab-test e2e
 # ansible-playbook with this checkout as the collection airgap.kubernetes.
 ANSIBLE_PLAYBOOK = ANSIBLE_COLLECTIONS_PATH=$$($(PY) tests/collection.py) ANSIBLE_CALLBACKS_ENABLED=airgap.kubernetes.phases ansible-playbook
 # The admin kubeconfig site.yml wrote, where the collection's model puts it (the cluster file's
@@ -47,7 +47,7 @@ help:
 	@echo "make lab-bundle  build the lab cluster file's bundle from the mirror"
 	@echo "make lab-cluster run site.yml against the lab hosts"
 	@echo "make lab-down    remove everything the lab created"
-	@echo "make test        lint, sanity, unit tests, the lab's tests and the end-to-end suite (make e2e)"
+	@echo "make test        lint, sanity, unit tests, the EE definition (make ee), the lab's tests and the end-to-end suite (make e2e)"
 
 deps:
 	@lab/deps.sh
@@ -91,7 +91,7 @@ lab-down: venv
 	$(PY) lab/hosts/labhosts.py down
 	$(PY) lab/mirror/serve.py down
 
-test: lint sanity units lab-test e2e
+test: lint sanity units ee lab-test e2e
 
 lint: venv
 	yamllint --strict .
@@ -104,6 +104,12 @@ sanity: venv
 
 units: deps venv
 	$(PY) -m pytest -q tests/unit
+
+# The execution environment definition (meta/execution-environment.yml) as ansible-builder reads
+# it: the build context it writes carries meta/requirements.txt and meta/bindep.txt (no image is
+# built). ansible-builder has a venv of its own in the lab cache, made on first use.
+ee: venv
+	tests/packaging/test_ee.sh
 
 lab-test: lab-up
 	$(PY) -m pytest -q lab/tests tests/lab
