@@ -30,10 +30,12 @@ LAB_SETTINGS := {"cluster_settings": {"addons": {"sampleApp": {"enabled": true}}
   "registryK8sIo": "$(LAB_REGISTRY)/registry.k8s.io", "dockerHub": "$(LAB_REGISTRY)/docker.io", \
   "quayIo": "$(LAB_REGISTRY)/quay.io"}}}
 
-.PHONY: help deps venv lab lab-up lab-mirror lab-hosts lab-bundle lab-cluster lab-down test lint sanity units packaging lab-test e2e
+.PHONY: help deps venv lab lab-up lab-mirror lab-hosts lab-bundle lab-cluster lab-down test lint sanity units packaging ee lab-test e2e
 # ansible-playbook with this checkout as the collection airgap.kubernetes.
 ANSIBLE_PLAYBOOK = ANSIBLE_COLLECTIONS_PATH=$$($(PY) tests/collection.py) ANSIBLE_CALLBACKS_ENABLED=airgap.kubernetes.phases ansible-playbook
-LAB_KUBECONFIG := $(LAB_STATE)/lab/lab.kubeconfig
+# The admin kubeconfig site.yml wrote, where the collection's model puts it (the cluster file's
+# stateDir); asked when the `lab` recipe runs, after lab-hosts has written the cluster file.
+LAB_KUBECONFIG = $(shell $(PY) tests/cluster_names.py $(LAB_CLUSTER) kubeconfig)
 # The mirror serves files as downloads (not executable); the lab's kubectl is a copy.
 KUBECTL := $(LAB_STATE)/bin/kubectl
 KUBECTL_MIRROR = $(AIRGAP_LAB_CACHE)/mirror/files/dl.k8s.io/release/$(shell $(PY) lab/labconf.py kubernetes-version)/bin/linux/amd64/kubectl
@@ -45,8 +47,9 @@ help:
 	@echo "make lab-bundle  build the lab cluster file's bundle from the mirror"
 	@echo "make lab-cluster run site.yml against the lab hosts"
 	@echo "make lab-down    remove everything the lab created"
-	@echo "make test        lint, sanity, unit tests, packaging, the lab's tests and the end-to-end suite (make e2e)"
+	@echo "make test        lint, sanity, unit tests, packaging, the EE definition, the lab's tests and the end-to-end suite (make e2e)"
 	@echo "make packaging   build the collection, install it offline into ansible-core alone (2.19.0, 2.21.5), check it"
+	@echo "make ee          the execution environment definition as ansible-builder create reads it"
 
 deps:
 	@lab/deps.sh
@@ -90,7 +93,7 @@ lab-down: venv
 	$(PY) lab/hosts/labhosts.py down
 	$(PY) lab/mirror/serve.py down
 
-test: lint sanity units packaging lab-test e2e
+test: lint sanity units packaging ee lab-test e2e
 
 lint: venv
 	yamllint --strict .
@@ -109,6 +112,12 @@ units: deps venv
 # --syntax-check, registry_pki runs. Needs no repo venv.
 packaging:
 	tests/offline_install.sh
+
+# The execution environment definition (meta/execution-environment.yml) as ansible-builder reads
+# it: the build context it writes carries meta/requirements.txt and meta/bindep.txt (no image is
+# built). ansible-builder has a venv of its own in the lab cache, made on first use.
+ee: venv
+	tests/packaging/test_ee.sh
 
 lab-test: lab-up
 	$(PY) -m pytest -q lab/tests tests/lab

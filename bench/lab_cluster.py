@@ -50,7 +50,9 @@ def site(environment):
 def ready_seconds(environment):
     """Seconds from the first node's creation to the last node's Ready transition."""
     kubectl = STATE / "bin" / "kubectl"
-    out = subprocess.run([str(kubectl), "--kubeconfig", str(STATE / "lab" / "lab.kubeconfig"),
+    kubeconfig = subprocess.run([str(PY), str(REPO / "tests" / "cluster_names.py"), str(STATE / "lab.cluster.yml"),
+                                 "kubeconfig"], check=True, capture_output=True, text=True).stdout.strip()
+    out = subprocess.run([str(kubectl), "--kubeconfig", kubeconfig,
                           "get", "nodes", "-o", "json"], env=environment, check=True,
                          capture_output=True, text=True).stdout
     nodes = json.loads(out)["items"]

@@ -109,15 +109,27 @@ pod_networks:
   elements: str
   sample: [kube-router]
 state_dir:
-  description: Controller directory for the cluster's state (the admin kubeconfig).
+  description:
+    - The cluster file's C(stateDir), absolute (default the cluster file's directory); every path
+      below is in it.
+  returned: always
+  type: str
+cluster_state_dir:
+  description: Controller directory for the cluster's own state, C(<state_dir>/<name>) (mode 0700), holding the kubeconfig.
   returned: always
   type: str
 pki_dir:
-  description: Controller directory for the registry's CA, certificate and generated password (mode 0700).
+  description:
+    - Controller directory for the registry's CA, certificate and generated passwords,
+      C(<state_dir>/pki/<name>) (mode 0700).
   returned: always
   type: str
 kubeconfig:
-  description: Where the admin kubeconfig is written on the controller (mode 0600).
+  description: Where the admin kubeconfig is written on the controller, C(<cluster_state_dir>/<name>.kubeconfig) (mode 0600).
+  returned: always
+  type: str
+snapshots_dir:
+  description: C(<cluster_state_dir>/snapshots), reserved for etcd snapshots; no playbook writes it yet.
   returned: always
   type: str
 endpoint:

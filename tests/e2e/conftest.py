@@ -11,7 +11,7 @@ $AIRGAP_LAB_CACHE/state/lab.cluster.yml (AIRGAP_E2E_CLUSTER_FILE overrides the p
 Fixtures (session scope unless said):
   cluster     the cluster file as the collection reads it (defaults filled, paths absolute), with
               name, version, path, config, hosts, control_planes, workers, registry_host,
-              kubeconfig (<cluster file dir>/<name>/<name>.kubeconfig, written by site.yml)
+              kubeconfig (<stateDir>/<name>/<name>.kubeconfig, written by site.yml)
   bom         the bundle's BOM (<bundle.path>/<archive>.bom.json), with bom_images / bom_digests
   kubectl     clusterlib.Kubectl: kubectl of the pinned release (from the lab mirror) with the
               cluster's kubeconfig; every call has a timeout
@@ -56,6 +56,8 @@ sys.path.insert(0, collection.collections_path())
 from ansible_collections.airgap.kubernetes.plugins.plugin_utils import bundle as bundle_utils  # noqa: E402
 # pylint: disable-next=wrong-import-position,wrong-import-order
 from ansible_collections.airgap.kubernetes.plugins.plugin_utils.cluster import model as cluster_model  # noqa: E402
+# pylint: disable-next=wrong-import-position,wrong-import-order
+from ansible_collections.airgap.kubernetes.plugins.plugin_utils.cluster.names import state_paths  # noqa: E402
 # pylint: disable-next=wrong-import-position,wrong-import-order
 from ansible_collections.airgap.kubernetes.plugins.plugin_utils.cluster.validate import ClusterConfigError  # noqa: E402
 
@@ -118,7 +120,7 @@ def fixture_cluster():
         pytest.fail(str(exc), pytrace=False)
     hosts = [{"name": h["name"], "address": h["address"], "roles": list(h["roles"])} for h in config["hosts"]]
     name = config["name"]
-    kubeconfig = os.path.join(os.path.dirname(CLUSTER_FILE), name, name + ".kubeconfig")
+    kubeconfig = state_paths(name, CLUSTER_FILE, config["stateDir"])["kubeconfig"]
     if not os.path.exists(kubeconfig):
         pytest.fail("%s is missing: site.yml writes it; has it run on %s?" % (kubeconfig, CLUSTER_FILE),
                     pytrace=False)

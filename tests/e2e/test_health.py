@@ -37,11 +37,11 @@ import tempfile
 import time
 
 import pytest
-import yaml
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(os.path.dirname(HERE))
 sys.path.insert(0, os.path.join(REPO, "tests"))
+import cluster_names  # noqa: E402  pylint: disable=wrong-import-position
 import collection  # noqa: E402  pylint: disable=wrong-import-position
 
 sys.path.insert(0, collection.collections_path())
@@ -49,10 +49,11 @@ sys.path.insert(0, collection.collections_path())
 from ansible_collections.airgap.kubernetes.plugins.module_utils import kube_api, kube_health  # noqa: E402
 # pylint: disable-next=wrong-import-position,wrong-import-order
 from ansible_collections.airgap.kubernetes.plugins.module_utils import oci_registry as oci  # noqa: E402
+# pylint: disable-next=wrong-import-position,wrong-import-order
+from ansible_collections.airgap.kubernetes.plugins.plugin_utils import bundle as bundle_utils  # noqa: E402
 
 LAB = os.environ.get("AIRGAP_LAB_CACHE", "/var/cache/airgap-lab")
 CLUSTER_FILE = os.path.join(LAB, "state", "lab.cluster.yml")
-KUBECONFIG = os.path.join(LAB, "state", "lab", "lab.kubeconfig")
 VERSION = "v1.37.2"
 KUBECTL = os.path.join(LAB, "mirror", "files", "dl.k8s.io", "release", VERSION, "bin", "linux", "amd64", "kubectl")
 MIRROR_REGISTRY = "http://127.0.0.1:%s" % os.environ.get("AIRGAP_LAB_REGISTRY_PORT", "15000")
@@ -86,7 +87,7 @@ def kubectl_binary():
 
 
 def kubectl(*args, stdin=None, check=True, timeout=120):
-    proc = subprocess.run([kubectl_binary(), "--kubeconfig", KUBECONFIG, "--request-timeout=30s"] + list(args),
+    proc = subprocess.run([kubectl_binary(), "--kubeconfig", kubeconfig_path(), "--request-timeout=30s"] + list(args),
                           input=stdin,
                           capture_output=True, text=True, timeout=timeout, check=False)
     if check and proc.returncode:
@@ -121,16 +122,14 @@ def wait_for(what, probe, timeout, interval=3):
         time.sleep(interval)
 
 
-def lab_cluster():
-    with open(CLUSTER_FILE, encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
+def kubeconfig_path():
+    """The admin kubeconfig site.yml wrote, where the collection's model puts it (stateDir)."""
+    return cluster_names.name(CLUSTER_FILE, "kubeconfig")
 
 
 def bom():
     """The lab bundle's BOM, next to the archive in the cluster file's bundle.path."""
-    config = lab_cluster()
-    bundle_dir = os.path.join(os.path.dirname(CLUSTER_FILE), (config.get("bundle") or {}).get("path") or "bundle")
-    path = os.path.join(bundle_dir, "%s-bundle-%s-amd64.tar.bom.json" % (config["name"], config["kubernetesVersion"]))
+    path = bundle_utils.cluster_archive(cluster_names.cluster(CLUSTER_FILE), "amd64") + ".bom.json"
     with open(path, encoding="utf-8") as handle:
         return json.load(handle)
 
@@ -341,7 +340,8 @@ def etcd_paused(seconds):
 
 @pytest.fixture(name="lab", scope="module")
 def fixture_lab():
-    assert os.path.exists(KUBECONFIG), "no lab cluster: %s is missing (make lab, then site.yml)" % KUBECONFIG
+    assert os.path.exists(CLUSTER_FILE), "no lab: %s is missing (make lab)" % CLUSTER_FILE
+    assert os.path.exists(kubeconfig_path()), "no lab cluster: %s is missing (make lab, then site.yml)" % kubeconfig_path()
     wait_for("every node Ready", lambda: all(node_ready(n) for n in (CONTROL_PLANE,) + WORKERS), 300)
     return True
 
@@ -466,7 +466,7 @@ def strip(value):
 def record(scenario, note, config=None, timeout=10, option_sets=None):
     """Run the module's reading for each option set through a RecordingClient; the scenario's
     fixture."""
-    client = RecordingClient(config or kube_api.load_kubeconfig(KUBECONFIG), timeout=timeout)
+    client = RecordingClient(config or kube_api.load_kubeconfig(kubeconfig_path()), timeout=timeout)
     digests = allowed_digests()
     option_sets = option_sets or (kube_health.Options(), kube_health.Options(namespaces=["*"], allowed_digests=digests))
     for options in option_sets:
@@ -483,7 +483,7 @@ def foreign_client_config():
     subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
                     "-days", "1", "-keyout", key, "-out", cert, "-subj", "/O=system:masters/CN=kubernetes-admin"],
                    check=True, capture_output=True)
-    config = kube_api.load_kubeconfig(KUBECONFIG)
+    config = kube_api.load_kubeconfig(kubeconfig_path())
     with open(cert, encoding="ascii") as handle:
         config.cert_data = handle.read()
     with open(key, encoding="ascii") as handle:
@@ -557,7 +557,7 @@ def capture(directory, only=None):
     def etcd_stopped():
         # The API server probes etcd in the background, so /readyz turns only a few seconds after etcd
         # stops: ask until it does (at most 8 s), then once more each of the other requests.
-        client = RecordingClient(kube_api.load_kubeconfig(KUBECONFIG), timeout=2)
+        client = RecordingClient(kube_api.load_kubeconfig(kubeconfig_path()), timeout=2)
         with etcd_paused(8) as remaining:
             while remaining() > 3.5:
                 try:

@@ -31,6 +31,7 @@ import yaml
 
 REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.join(REPO, "tests"))
+import cluster_names  # noqa: E402  pylint: disable=wrong-import-position
 import collection  # noqa: E402  pylint: disable=wrong-import-position
 
 LAB = os.environ.get("AIRGAP_LAB_CACHE", "/var/cache/airgap-lab")
@@ -163,11 +164,12 @@ def test_registry_serves_every_image_only_over_tls_with_credentials(bundle, clus
     assert re.search(r"TASK \[airgap.kubernetes.registry : Start the push instance\] \*+\nskipping: \[lab-1\]",
                      second.stdout), second.stdout
 
-    pki = os.path.join(os.path.dirname(cluster_file), "pki", "lab")
-    with open(os.path.join(pki, "registry-pull-password"), encoding="utf-8") as handle:
+    # The registry's CA and the generated passwords, where the collection's model keeps them.
+    names = cluster_names.names(str(cluster_file))["registry"]
+    with open(names["pull"]["password_file"], encoding="utf-8") as handle:
         password = handle.read().split()[0]
     base = "https://10.213.7.11:5000"
-    context = ssl.create_default_context(cafile=os.path.join(pki, "ca.crt"))
+    context = ssl.create_default_context(cafile=names["ca_file"])
 
     def status(url, auth=None, method="GET", ctx=context):
         request = urllib.request.Request(url, method=method)
@@ -190,6 +192,6 @@ def test_registry_serves_every_image_only_over_tls_with_credentials(bundle, clus
     # The nodes' identity cannot push (the instance they reach is read-only), and the push
     # instance is not running: nothing listens on its loopback port's address from outside.
     assert status(base + "/v2/x/blobs/uploads/", auth="airgap-pull:" + password, method="POST")[0] == 405
-    with open(os.path.join(pki, "registry-password"), encoding="utf-8") as handle:
+    with open(names["password_file"], encoding="utf-8") as handle:
         push_password = handle.read().split()[0]
     assert status(base + "/v2/x/blobs/uploads/", auth="airgap:" + push_password, method="POST")[0] == 401

@@ -71,6 +71,7 @@ def resolve(config, base_dir=None):
         registry["host"] = first["registry"]["address"]
     for key in ("caFile", "certFile", "keyFile"):
         registry["tls"][key] = resolve_path(registry["tls"][key], base_dir)
+    result["stateDir"] = resolve_path(result["stateDir"], base_dir)
     result["bundle"]["path"] = resolve_path(result["bundle"]["path"], base_dir)
     result["bundle"]["debianKeyring"] = resolve_path(result["bundle"]["debianKeyring"], base_dir)
     result["bundle"]["publicKey"] = resolve_path(result["bundle"]["publicKey"], base_dir)

@@ -33,15 +33,22 @@ def host_port(host, port):
     return "%s:%s" % (host, port)
 
 
-def state_paths(cluster_name, cluster_file):
-    """Where the controller keeps what must outlive a run, next to the cluster file: the registry's
-    CA and credentials (``pki/<name>``) and the admin kubeconfig (``<name>/<name>.kubeconfig``)."""
-    base = os.path.dirname(os.path.abspath(cluster_file))
-    state_dir = os.path.join(base, cluster_name)
+def state_paths(cluster_name, cluster_file, state_dir=None):
+    """Where the controller keeps what must outlive a run, below ``state_dir`` (the cluster file's
+    stateDir, resolved; relative to the cluster file's directory, which is also the default):
+    the registry's CA, key and credentials (``pki/<name>``), the admin kubeconfig
+    (``<name>/<name>.kubeconfig``) and, beside it, the directory reserved for etcd snapshots
+    (``<name>/snapshots``). Directories are made mode 0700, keys, passwords and the kubeconfig
+    0600, by the tasks that write them."""
+    base = os.path.join(os.path.dirname(os.path.abspath(cluster_file)), state_dir or ".")
+    base = os.path.normpath(base)
+    cluster_dir = os.path.join(base, cluster_name)
     return {
-        "state_dir": state_dir,
+        "state_dir": base,
+        "cluster_state_dir": cluster_dir,
         "pki_dir": os.path.join(base, "pki", cluster_name),
-        "kubeconfig": os.path.join(state_dir, "%s.kubeconfig" % cluster_name),
+        "kubeconfig": os.path.join(cluster_dir, "%s.kubeconfig" % cluster_name),
+        "snapshots_dir": os.path.join(cluster_dir, "snapshots"),
     }
 
 
@@ -62,7 +69,7 @@ def derive(cluster, cluster_file):
     """The derived names of one resolved cluster config (``model.resolve``) read from
     ``cluster_file``. JSON-serialisable; holds no secret (the registry password stays in the
     cluster file or in ``registry.password_file``, which a lookup reads when a play needs it)."""
-    paths = state_paths(cluster["name"], cluster_file)
+    paths = state_paths(cluster["name"], cluster_file, cluster.get("stateDir"))
     registry = cluster["registry"]
     endpoint = cluster["controlPlane"]["endpoint"]
     generated = registry["tls"]["mode"] == "generated"

@@ -137,4 +137,32 @@ def reference_markdown():
     for field, kind, default, text in rows:
         text = text.replace("|", "\\|").replace("<", "&lt;").replace(">", "&gt;")
         lines.append("| `%s` | %s | %s | %s |" % (field, kind, default, text))
-    return "\n".join(lines) + "\n"
+    return "\n".join(lines + [""] + _STATE_DIRECTORY) + "\n"
+
+
+# The reference's section on stateDir: what is kept there, and with which modes.
+_STATE_DIRECTORY = [
+    "## State directory",
+    "",
+    "`stateDir` keeps what a run makes once and every later run must find again. Without it, the "
+    "state is next to the cluster file, where it always was. Every path below is derived from it in "
+    "one place (plugins/plugin_utils/cluster/names.py) and reaches the playbooks through the "
+    "`airgap.kubernetes.cluster_model` action; nothing else spells it.",
+    "",
+    "| Path | What | Mode |",
+    "| --- | --- | --- |",
+    "| `<stateDir>/pki/<name>/` | the registry's CA and certificate with their private keys (`registry.tls.mode: "
+    "generated`), the generated passwords `registry-password` (push, when `registry.auth` is unset) and "
+    "`registry-pull-password` (the nodes' pull identity), and the htpasswd entries made from them | directory "
+    "0700; private keys, passwords and htpasswd entries 0600; certificates 0644 |",
+    "| `<stateDir>/<name>/<name>.kubeconfig` | the admin kubeconfig (cluster-admin) | directory 0700, file 0600 |",
+    "| `<stateDir>/<name>/snapshots/` | reserved for etcd snapshots; no playbook writes it yet | |",
+    "",
+    "The tasks that write these make the directories they need. A `stateDir` that does not exist yet is "
+    "made along the way, possibly with the default umask: on a shared volume, make it yourself, owned by "
+    "the user Ansible runs as, mode 0700. Lose it and the next run makes a new CA and new passwords: keep "
+    "it with the cluster file in your backups. To move it, copy `pki/<name>/` and `<name>/` to the new `stateDir` "
+    "before the next run. The bundle's controller-side unpacked copy is not state: it is kept in "
+    "`<bundle.path>/.unpacked/`, so `bundle.path` must be writable too. Under AWX, put both on a "
+    "persistent volume ([awx.md](awx.md)).",
+]

@@ -77,6 +77,17 @@ SCHEMA = {
         "description": "Kubernetes release to install; one of the collection's supported "
                        "releases (plugins/plugin_utils/releases.py).",
     },
+    "stateDir": {
+        "type": "path", "default": ".",
+        "description": "Directory on the controller, relative to cluster.yml or absolute, that keeps "
+                       "what must outlive a run: the registry's CA, key and generated passwords in "
+                       "pki/<name>/, the admin kubeconfig in <name>/ (both directories mode 0700, the "
+                       "secrets and the kubeconfig 0600). Default: the cluster file's directory. Under "
+                       "AWX, an absolute path on a persistent volume (docs/awx.md): a job's copy of the "
+                       "project, and anything kept next to the cluster file in it, is thrown away after "
+                       "the job. Missing directories are created; an existing stateDir must be a "
+                       "directory.",
+    },
     "ssh": {
         "type": "dict",
         "description": "SSH settings shared by every host; a host's own ssh block overrides them.",
@@ -224,7 +235,7 @@ SCHEMA = {
                 "type": "dict",
                 "description": "Credentials for pushing and pulling (htpasswd). Unset: user airgap with "
                                "a password the collection generates and keeps on the controller "
-                               "(pki/<name>/registry-password next to the cluster file).",
+                               "(pki/<name>/registry-password in stateDir).",
                 "required_together": [["username", "password"]],
                 "options": {
                     "username": {"type": "str", "description": "User name."},

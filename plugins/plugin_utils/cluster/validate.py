@@ -277,6 +277,11 @@ def _walk(params, options, path, problems, level=None):
             continue
         if not_mappings:
             given[key] = [{} if index in not_mappings else item for index, item in enumerate(given[key])]
+        if opt["type"] == "path" and isinstance(given.get(key), (dict, list)):
+            # ArgumentSpecValidator would take str() of it: a directory named "['a', 'b']".
+            problems.add(field, "must be a path (a string), got %s" % type_name(given[key]))
+            result[key] = None
+            continue
         if key not in given:
             if spec.get("required"):
                 problems.add(field, "required but missing")
@@ -716,6 +721,28 @@ def _check_bundle(config, problems, base_dir, check_files):
                          "private key stays on the connected side" % path)
 
 
+def _check_state_dir(config, problems, base_dir, check_files):
+    """stateDir, or its nearest existing parent, is a directory: the controller creates the
+    cluster's state below it."""
+    value = config.get("stateDir")
+    if value is None or not problems.ok("stateDir"):
+        return
+    if not value.strip():
+        problems.add("stateDir", "is empty; leave it out for the cluster file's directory")
+        return
+    path = resolve_path(value, base_dir)
+    if not check_files or not os.path.isabs(path):
+        return
+    existing = path
+    while not os.path.lexists(existing):
+        existing = os.path.dirname(existing)
+    if not os.path.isdir(existing):
+        what = "exists and is not a directory" if existing == path else \
+            "cannot be created: %s is not a directory" % existing
+        problems.add("stateDir", "%s %s; name a directory for the cluster's CA, passwords and kubeconfig"
+                     % (path, what))
+
+
 def _check_kubelet(config, problems):
     kubelet = config.get("kubelet") or {}
     if problems.ok("kubelet.extraArgs"):
@@ -757,6 +784,7 @@ def _semantic_checks(config, problems, base_dir, check_files):
     _check_network(config, problems, host_ips)
     _check_registry(config, problems, base_dir, check_files)
     _check_bundle(config, problems, base_dir, check_files)
+    _check_state_dir(config, problems, base_dir, check_files)
     _check_kubelet(config, problems)
     _check_sources(config, problems)
 

@@ -12,7 +12,7 @@ import shutil
 import yaml
 
 from ansible_collections.airgap.kubernetes.plugins.plugin_utils.cluster.model import load
-from ansible_collections.airgap.kubernetes.plugins.plugin_utils.cluster.names import derive, host_port
+from ansible_collections.airgap.kubernetes.plugins.plugin_utils.cluster.names import derive, host_port, state_paths
 
 BASE = """\
 plugin: airgap.kubernetes.cluster
@@ -46,6 +46,7 @@ def test_defaults_come_from_the_hosts_roles(tmp_path):
         "mirrors": ["docker.io", "quay.io", "registry.k8s.io"]}
     assert got["pki_dir"] == str(tmp_path / "pki" / "demo")
     assert got["kubeconfig"] == str(tmp_path / "demo" / "demo.kubeconfig")
+    assert got["state_dir"] == str(tmp_path)
     assert got["cluster_file"] == str(tmp_path / "demo.cluster.yml")
     json.dumps(got)  # the playbooks get it as a task result
 
@@ -85,3 +86,52 @@ registry:
     assert got["registry"]["managed"] is False
     assert got["registry"]["pull"] == {"username": "site", "password_file": ""}
     assert got["registry"]["address"] == "registry.example.org:5000"
+
+
+def state(got):
+    return {key: got[key] for key in ("state_dir", "cluster_state_dir", "pki_dir", "kubeconfig", "snapshots_dir")} | {
+        "password_file": got["registry"]["password_file"], "pull": got["registry"]["pull"]["password_file"],
+        "ca_file": got["registry"]["ca_file"]}
+
+
+def test_without_state_dir_the_state_stays_where_it_always_was(tmp_path):
+    """A cluster file written before stateDir existed keeps its CA, passwords and kubeconfig: the
+    very paths the collection used before (the cluster file's directory), with no migration."""
+    expected = {
+        "state_dir": str(tmp_path), "cluster_state_dir": str(tmp_path / "demo"),
+        "pki_dir": str(tmp_path / "pki" / "demo"), "kubeconfig": str(tmp_path / "demo" / "demo.kubeconfig"),
+        "snapshots_dir": str(tmp_path / "demo" / "snapshots"),
+        "password_file": str(tmp_path / "pki" / "demo" / "registry-password"),
+        "pull": str(tmp_path / "pki" / "demo" / "registry-pull-password"),
+        "ca_file": str(tmp_path / "pki" / "demo" / "ca.crt")}
+    assert state(names(tmp_path)) == expected
+    # The generator writes stateDir: "." into a starter file: the same place.
+    assert state(names(tmp_path, 'stateDir: "."\n')) == expected
+
+
+def test_an_absolute_state_dir_holds_every_state_path(tmp_path):
+    persistent = tmp_path / "volume" / "airgap"
+    got = state(names(tmp_path, "stateDir: %s\n" % persistent))
+    assert got == {
+        "state_dir": str(persistent), "cluster_state_dir": str(persistent / "demo"),
+        "pki_dir": str(persistent / "pki" / "demo"), "kubeconfig": str(persistent / "demo" / "demo.kubeconfig"),
+        "snapshots_dir": str(persistent / "demo" / "snapshots"),
+        "password_file": str(persistent / "pki" / "demo" / "registry-password"),
+        "pull": str(persistent / "pki" / "demo" / "registry-pull-password"),
+        "ca_file": str(persistent / "pki" / "demo" / "ca.crt")}
+    assert not persistent.exists()  # deriving names writes nothing
+
+
+def test_a_relative_state_dir_is_relative_to_the_cluster_file(tmp_path, monkeypatch):
+    monkeypatch.chdir("/")  # not the working directory's
+    got = names(tmp_path, "stateDir: ../state\n")
+    assert got["state_dir"] == str(tmp_path.parent / "state")
+    assert got["kubeconfig"] == str(tmp_path.parent / "state" / "demo" / "demo.kubeconfig")
+    assert got["registry"]["password_file"] == str(tmp_path.parent / "state" / "pki" / "demo" / "registry-password")
+
+
+def test_state_paths_alone_resolve_against_the_cluster_file(tmp_path):
+    cluster_file = str(tmp_path / "c" / "cluster.yml")
+    assert state_paths("demo", cluster_file)["pki_dir"] == str(tmp_path / "c" / "pki" / "demo")
+    assert state_paths("demo", cluster_file, "s")["kubeconfig"] == str(tmp_path / "c" / "s" / "demo" / "demo.kubeconfig")
+    assert state_paths("demo", cluster_file, "/srv/airgap")["state_dir"] == "/srv/airgap"

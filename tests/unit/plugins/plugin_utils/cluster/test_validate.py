@@ -204,3 +204,60 @@ def test_ten_thousand_hosts_in_linear_time(bad):
         assert message.endswith("\n  ... and %d more" % (len(problems) - 100)) and message.count("\n  - ") == 100
     else:
         assert problems == []
+
+
+STATE_BASE = """\
+plugin: airgap.kubernetes.cluster
+apiVersion: airgap.kubernetes/v1alpha1
+kind: Cluster
+name: demo
+hosts:
+  - {name: cp1, address: 192.0.2.11, roles: [control_plane, worker, registry]}
+"""
+
+
+def state_dir_problems(tmp_path, value):
+    return check(yaml.safe_load(STATE_BASE + "stateDir: %s\n" % value), base_dir=str(tmp_path))[1]
+
+
+def test_a_state_dir_that_is_a_file_is_refused_naming_the_setting(tmp_path):
+    (tmp_path / "state").write_text("not a directory\n")
+    assert state_dir_problems(tmp_path, "state") == [
+        "stateDir: %s exists and is not a directory; name a directory for the cluster's CA, passwords and "
+        "kubeconfig" % (tmp_path / "state")]
+    assert state_dir_problems(tmp_path, "state/below") == [
+        "stateDir: %s cannot be created: %s is not a directory; name a directory for the cluster's CA, "
+        "passwords and kubeconfig" % (tmp_path / "state" / "below", tmp_path / "state")]
+    # A link to a file is no directory either; a link to a directory is one.
+    os.symlink(str(tmp_path / "state"), str(tmp_path / "link"))
+    assert state_dir_problems(tmp_path, "link")[0].startswith("stateDir: %s exists and" % (tmp_path / "link"))
+    (tmp_path / "dir").mkdir()
+    os.symlink(str(tmp_path / "dir"), str(tmp_path / "dirlink"))
+    assert state_dir_problems(tmp_path, "dirlink") == []
+    # Files are not looked at when asked not to (the generator, before the file is in place).
+    config, problems = check(yaml.safe_load(STATE_BASE + "stateDir: state\n"), base_dir=str(tmp_path),
+                             check_files=False)
+    assert problems == [] and config["stateDir"] == "state"
+
+
+@pytest.mark.parametrize("value, message", [
+    ('""', "stateDir: is empty; leave it out for the cluster file's directory"),
+    ("[a, b]", "stateDir: must be a path (a string), got list"),
+    ("{a: b}", "stateDir: must be a path (a string), got dict"),
+    ('"state\\ndir"', "stateDir: contains a control character"),
+    ('"{{ state }}"', "stateDir: contains template syntax"),
+], ids=["empty", "list", "mapping", "newline", "template"])
+def test_a_malformed_state_dir_is_refused_naming_the_setting(tmp_path, value, message):
+    problems = state_dir_problems(tmp_path, value)
+    assert len(problems) == 1 and problems[0].startswith(message), problems
+
+
+def test_a_missing_state_dir_is_fine_and_left_alone(tmp_path):
+    assert state_dir_problems(tmp_path, str(tmp_path / "new" / "state")) == []
+    assert not (tmp_path / "new").exists()
+
+
+def test_no_path_setting_takes_a_list_or_a_mapping_for_a_string(tmp_path):
+    raw = yaml.safe_load(STATE_BASE + "bundle: {path: [a, b], publicKey: {a: b}}\n")
+    assert check(raw, base_dir=str(tmp_path))[1] == ["bundle.path: must be a path (a string), got list",
+                                                     "bundle.publicKey: must be a path (a string), got dict"]
