@@ -259,8 +259,11 @@ def bytes_sent(report):
 
 
 def changed_paths(result):
-    """The files a changed result says it changed: dest (or path) of its changed loop items, or of
+    """The files a changed result says it changed: install_files' installed and fixed files, or
+    dest (or path) of its changed loop items, or of
     its changed entries under any list (a module installing several files), or its own."""
+    if isinstance(result.get("installed"), list):  # airgap.kubernetes.install_files
+        return set(result["installed"]) | set(result.get("fixed") or [])
     nested = [item for value in result.values() if isinstance(value, list)
               for item in value if isinstance(item, dict) and ("dest" in item or "path" in item)]
     if nested:
