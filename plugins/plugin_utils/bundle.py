@@ -1061,6 +1061,141 @@ def _unpack(archive, dest):
             tar.extract(member, dest, filter="data")
 
 
+# The bundle's upstream archives (containerd, the CNI plugins, crictl, the registry) are unpacked
+# on the controller, once per bundle, so that hosts receive the files they install (and only
+# those), each known by its sha256, instead of an archive to unpack on every host.
+MEMBERS_DIR = "members"
+_MEMBERS_MARK = "members.json"
+_ARCHIVE_SUFFIXES = (".tar.gz", ".tgz")
+
+
+def _member_name(name):
+    """An upstream archive's member name without a leading './'."""
+    return name[2:] if name.startswith("./") else name
+
+
+def upstream_member_problems(member):
+    """Why a member of an upstream archive (containerd's, say) cannot be installed from it: the
+    same rules as the bundle's own members, except owners (upstream archives carry their
+    builders' ids; the hosts' files are root's)."""
+    name, problems = _member_name(member.name), []
+    parts = name.split("/")
+    if member.name.startswith("/"):
+        problems.append("has an absolute path")
+    if ".." in parts:
+        problems.append("has a '..' component")
+    if member.issym() or member.islnk():
+        problems.append("is a link (to %s)" % _shown(member.linkname))
+    elif not (member.isreg() or member.isdir()):
+        problems.append("is not a regular file or directory (tar type %r)" % member.type)
+    if member.mode & 0o7000:
+        problems.append("has set-user-ID, set-group-ID or sticky bits (mode %04o)" % member.mode)
+    return problems
+
+
+def _unpack_members(bom, dest):
+    """Unpack every upstream archive of the BOM's files below ``dest``/members/<file name>/ and
+    return {file name: {member name: {path, sha256, mode}}}: mode 0755 for a member with any
+    execute bit, else 0644."""
+    found = {}
+    for entry in bom.get("files", []):
+        if not entry["path"].endswith(_ARCHIVE_SUFFIXES):
+            continue
+        archive = os.path.join(dest, entry["path"])
+        root = os.path.join(dest, MEMBERS_DIR, entry["name"])
+        members = {}
+        with tarfile.open(archive, mode="r:*") as tar:
+            for member in tar:
+                refused = upstream_member_problems(member)
+                name = _member_name(member.name)
+                if refused:
+                    raise BundleError("%s (bundle file %s): member %s %s" % (
+                        os.path.basename(archive), entry["name"], _shown(member.name), "; ".join(refused)))
+                if not member.isreg():
+                    continue
+                if name in members:
+                    raise BundleError("%s (bundle file %s): member %s appears more than once" % (
+                        os.path.basename(archive), entry["name"], _shown(member.name)))
+                path = os.path.join(root, name)
+                os.makedirs(os.path.dirname(path), exist_ok=True)
+                handle = tar.extractfile(member)
+                digest = hashlib.sha256()
+                with open(path + ".part", "wb") as out:
+                    for chunk in iter(lambda: handle.read(CHUNK), b""):
+                        digest.update(chunk)
+                        out.write(chunk)
+                mode = 0o755 if member.mode & 0o111 else 0o644
+                os.chmod(path + ".part", mode)
+                os.replace(path + ".part", path)
+                members[name] = {"path": path, "sha256": digest.hexdigest(), "mode": "%04o" % mode}
+        found[entry["name"]] = members
+    return found
+
+
+def members(bom, dest):
+    """The upstream archives' members, unpacked on the controller once per bundle (a mark file
+    holds what was unpacked); see ``_unpack_members``."""
+    mark = os.path.join(dest, _MEMBERS_MARK)
+    recorded = _read_json(mark)
+    if isinstance(recorded, dict) and all(os.path.isfile(m["path"]) for f in recorded.values()
+                                          for m in f.values()):
+        return recorded
+    found = _unpack_members(bom, dest)
+    _atomic_write(mark, json.dumps(found, sort_keys=True).encode())
+    return found
+
+
+_LAYOUT_MARK = "layout.json"
+
+
+def _unpack_layout(archive, layout, dest):
+    """The OCI image layout's files (below ``layout``/ in the archive) unpacked below ``dest``, each
+    member held to ``member_problems`` again; returns {path inside the layout: {path, sha256,
+    mode}}. A blob whose content does not hash to its name is refused."""
+    found = {}
+    prefix = layout + "/"
+    with tarfile.open(archive, mode="r:*") as tar:
+        for member in tar:
+            refused = member_problems(member)
+            if refused:
+                raise BundleError("%s: member %s %s" % (os.path.basename(archive), _shown(member.name),
+                                                        "; ".join(refused)))
+            if not member.isreg() or not member.name.startswith(prefix):
+                continue
+            inside = member.name[len(prefix):]
+            if inside in found:
+                raise BundleError("%s: member %s appears more than once" % (os.path.basename(archive),
+                                                                            _shown(member.name)))
+            path = os.path.join(dest, member.name)
+            os.makedirs(os.path.dirname(path), exist_ok=True)
+            handle = tar.extractfile(member)
+            digest = hashlib.sha256()
+            with open(path + ".part", "wb") as out:
+                for chunk in iter(lambda: handle.read(CHUNK), b""):
+                    digest.update(chunk)
+                    out.write(chunk)
+            os.chmod(path + ".part", 0o644)
+            os.replace(path + ".part", path)
+            sha = digest.hexdigest()
+            if inside.startswith("blobs/sha256/") and os.path.basename(inside) != sha:
+                raise BundleError("%s: blob %s has sha256 %s" % (os.path.basename(archive), _shown(member.name), sha))
+            found[inside] = {"path": path, "sha256": sha, "mode": "0644"}
+    return found
+
+
+def layout_files(bom, archive, dest):
+    """The images' OCI layout, unpacked on the controller once per bundle (a mark file holds what
+    was unpacked), so that the registry host receives it file by file, each by its sha256 (a blob's
+    is its name), and nothing else of the bundle; see ``_unpack_layout``."""
+    mark = os.path.join(dest, _LAYOUT_MARK)
+    recorded = _read_json(mark)
+    if isinstance(recorded, dict) and recorded and all(os.path.isfile(f["path"]) for f in recorded.values()):
+        return recorded
+    found = _unpack_layout(archive, bom.get("layout", {}).get("path", LAYOUT), dest)
+    _atomic_write(mark, json.dumps(found, sort_keys=True).encode())
+    return found
+
+
 def _trust_key(archive, public_key, allow_unsigned):
     """What the signature check depended on: the checksum file, the signature and the public key
     (their bytes), and allowUnsigned; a stamp made under other ones does not count."""
@@ -1125,12 +1260,15 @@ def prepare(archive, directory, plan, kubernetes_version, arch, cni_plugin, rech
 def facts(bom, archive, sha, dest, signer=None):
     """The verified bundle as the roles take it: the fingerprint of the key that signed it (None
     for an unsigned bundle let through by bundle.allowUnsigned), files by name (controller paths in the unpacked
-    directory, with version, architecture and sha256), images by name as ``ref@digest``, every
+    directory, with version, architecture, sha256 and, for an upstream archive, its members
+    unpacked on the controller by member name: path, sha256, mode), the images' OCI layout unpacked
+    on the controller (``layout_files``: path inside the layout -> path, sha256, mode), images by name as ``ref@digest``, every
     image digest (index and platform manifest) for the health check, and OS packages by OS id."""
     packages = {}
     for entry in bom.get("packages", []):
         packages.setdefault(entry["os"], []).append(
             {"name": entry["name"], "path": os.path.join(dest, entry["path"]), "sha256": entry["sha256"]})
+    unpacked = members(bom, dest)
     digests = set()
     for entry in bom["images"]:
         digests.add(entry["digest"])
@@ -1140,8 +1278,10 @@ def facts(bom, archive, sha, dest, signer=None):
         "archive": archive, "sha256": sha, "dir": dest, "signed_by": signer,
         "kubernetes_version": bom["kubernetesVersion"], "arch": bom["arch"],
         "layout": bom.get("layout", {}).get("path", LAYOUT),
+        "layout_files": layout_files(bom, archive, dest),
         "files": {f["name"]: {"path": os.path.join(dest, f["path"]), "version": f["version"],
-                              "arch": f["arch"], "sha256": f["sha256"]} for f in bom["files"]},
+                              "arch": f["arch"], "sha256": f["sha256"],
+                              "members": unpacked.get(f["name"], {})} for f in bom["files"]},
         "images": {i["name"]: "%s@%s" % (i["ref"], i["digest"]) for i in bom["images"]},
         "image_refs": {i["name"]: i["ref"] for i in bom["images"]},
         "digests": sorted(digests),

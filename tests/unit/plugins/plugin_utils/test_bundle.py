@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import http.server
+import io
 import json
 import lzma
 import os
@@ -36,6 +37,15 @@ def fixture_files(tmp_path):
     (root / "rel" / "runc.amd64").write_bytes(b"runc binary")
     (root / "rel" / "runc.sha256sum").write_text(
         "%s  runc.arm64\n%s  runc.amd64\n" % ("1" * 64, hashlib.sha256(b"runc binary").hexdigest()))
+    # An upstream release archive as containerd's: bin/ with executables, a doc, a uid not root's.
+    crictl = root / "rel" / "tool-v1-linux-amd64.tar.gz"
+    with tarfile.open(crictl, "w:gz") as tar:
+        for name, data, mode in (("./bin/tool", b"tool binary", 0o755), ("./bin/tool-helper", b"helper", 0o750),
+                                 ("./README.md", b"read me", 0o644)):
+            info = tarfile.TarInfo(name)
+            info.size, info.mode, info.uid, info.uname = len(data), mode, 1001, "builder"
+            tar.addfile(info, io.BytesIO(data))
+    (root / "rel" / "tool.sha256").write_text(hashlib.sha256(crictl.read_bytes()).hexdigest())
     handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
     handler.log_message = lambda *args: None
     server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
@@ -45,12 +55,13 @@ def fixture_files(tmp_path):
     server.server_close()
 
 
-def plan_for(url, registry):
+def plan_for(url, registry, archive=False):
     def item(name, file, checksum):
         return {"name": name, "version": "v1", "arch": "amd64", "file": file, "url": url + "/rel/" + file,
                 "checksum_url": url + "/rel/" + checksum, "sha256": None}
     return {
-        "files": [item("kubeadm", "kubeadm", "kubeadm.sha256"), item("runc", "runc.amd64", "runc.sha256sum")],
+        "files": [item("kubeadm", "kubeadm", "kubeadm.sha256"), item("runc", "runc.amd64", "runc.sha256sum")]
+        + ([item("tool", "tool-v1-linux-amd64.tar.gz", "tool.sha256")] if archive else []),
         "images": [
             {"name": "pause", "ref": "registry.k8s.io/pause:3.10.2", "registry": registry.base + "/registry.k8s.io",
              "repository": "pause", "tag": "3.10.2", "digest": None},
@@ -511,7 +522,8 @@ def test_prepare_verifies_unpacks_and_hands_the_roles_one_map(built, signer):
     facts = bundle.facts(bom, result["archive"], sha, dest, signed_by)
     assert facts["signed_by"] == signer.fingerprint
     assert facts["files"]["runc"] == {"path": os.path.join(dest, "files/runc/runc.amd64"), "version": "v1",
-                                      "arch": "amd64", "sha256": hashlib.sha256(b"runc binary").hexdigest()}
+                                      "arch": "amd64", "sha256": hashlib.sha256(b"runc binary").hexdigest(),
+                                      "members": {}}
     with open(facts["files"]["kubeadm"]["path"], "rb") as handle:
         assert handle.read() == b"kubeadm binary"
     pause = next(i for i in bom["images"] if i["name"] == "pause")
@@ -521,6 +533,52 @@ def test_prepare_verifies_unpacks_and_hands_the_roles_one_map(built, signer):
     # A second call finds the stamp: nothing is read again, nothing changes.
     again = bundle.prepare(result["archive"], directory, plan, "v1.37.2", "amd64", None, public_key=signer.public)
     assert again == (bom, sha, dest, False, [], [], signer.fingerprint)
+
+
+def test_facts_unpack_upstream_archives_and_the_layout_on_the_controller(files, signer, tmp_path):
+    """Hosts receive the files they install, not archives: an upstream archive's members and the
+    images' OCI layout are unpacked on the controller once per bundle, each file with its sha256."""
+    dummy, url = files
+    with FakeRegistry() as reg:
+        image(reg, "registry.k8s.io/pause", "3.10.2")
+        image(reg, "docker.io/airgapkubernetes/hello", "v1.0.0")
+        plan = plan_for(url, reg, archive=True)
+        result = bundle.build(plan, str(tmp_path / "out"), "demo", "v1.37.2", signing_key=signer.private)
+    bom, sha, dest, dummy, problems, dummy, signed_by = bundle.prepare(
+        result["archive"], str(tmp_path / "out"), plan, "v1.37.2", "amd64", None, public_key=signer.public)
+    assert problems == []
+    facts = bundle.facts(bom, result["archive"], sha, dest, signed_by)
+    # Each member with its sha256 and a mode of 0755 (any execute bit) or 0644, whatever the
+    # archive's owners.
+    tool = facts["files"]["tool"]["members"]
+    assert sorted(tool) == ["README.md", "bin/tool", "bin/tool-helper"]
+    assert tool["bin/tool"] == {"path": os.path.join(dest, "members", "tool", "bin", "tool"), "mode": "0755",
+                                "sha256": hashlib.sha256(b"tool binary").hexdigest()}
+    assert (tool["bin/tool-helper"]["mode"], tool["README.md"]["mode"]) == ("0755", "0644")
+    with open(tool["bin/tool"]["path"], "rb") as handle:
+        assert handle.read() == b"tool binary"
+    # The images' OCI layout is unpacked on the controller too, every file with its sha256 (a
+    # blob's is its name), for the registry host.
+    layout = facts["layout_files"]
+    assert {"index.json", "oci-layout"} <= set(layout)
+    blobs = [name for name in layout if name.startswith("blobs/sha256/")]
+    assert blobs and all(layout[name]["sha256"] == name.rsplit("/", 1)[1] for name in blobs)
+    pause_digest = next(i for i in bom["images"] if i["name"] == "pause")["digest"]
+    assert pause_digest.split(":", 1)[1] in {name.rsplit("/", 1)[1] for name in blobs}
+    # Unpacked once: a second facts() reads the marks.
+    assert bundle.facts(bom, result["archive"], sha, dest, signed_by) == facts
+
+
+def test_an_upstream_archive_with_a_link_is_refused_naming_the_member(tmp_path):
+    dest = tmp_path / "unpacked"
+    (dest / "files" / "tool").mkdir(parents=True)
+    with tarfile.open(dest / "files" / "tool" / "tool.tar.gz", "w:gz") as tar:
+        info = tarfile.TarInfo("bin/tool")
+        info.type, info.linkname = tarfile.SYMTYPE, "/etc/shadow"
+        tar.addfile(info)
+    bom = {"files": [{"name": "tool", "path": "files/tool/tool.tar.gz"}]}
+    with pytest.raises(bundle.BundleError, match=r"tool.tar.gz \(bundle file tool\): member bin/tool is a link"):
+        bundle.members(bom, str(dest))
 
 
 def test_prepare_reads_the_archive_again_when_it_changed_or_is_asked_to(built, signer, monkeypatch):
