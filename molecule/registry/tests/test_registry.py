@@ -67,7 +67,7 @@ def test_the_pull_identity_pulls_a_manifest_by_digest(registry, bom):
 
 
 def test_an_anonymous_pull_is_refused(registry, bom):
-    path, _ = pause_manifest(bom)
+    path = pause_manifest(bom)[0]
     assert registry(path, headers={"Accept": MANIFEST_TYPES}, auth=False)[0] == 401
 
 
