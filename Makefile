@@ -30,7 +30,7 @@ LAB_SETTINGS := {"cluster_settings": {"addons": {"sampleApp": {"enabled": true}}
   "registryK8sIo": "$(LAB_REGISTRY)/registry.k8s.io", "dockerHub": "$(LAB_REGISTRY)/docker.io", \
   "quayIo": "$(LAB_REGISTRY)/quay.io"}}}
 
-.PHONY: help deps venv lab lab-up lab-mirror lab-hosts lab-bundle lab-cluster lab-down test lint sanity units packaging ee lab-test e2e
+.PHONY: help deps venv lab lab-up lab-mirror lab-hosts lab-bundle lab-cluster lab-down test lint sanity units packaging ee lab-test e2e molecule-roles
 # ansible-playbook with this checkout as the collection airgap.kubernetes.
 ANSIBLE_PLAYBOOK = ANSIBLE_COLLECTIONS_PATH=$$($(PY) tests/collection.py) ANSIBLE_CALLBACKS_ENABLED=airgap.kubernetes.phases ansible-playbook
 # The admin kubeconfig site.yml wrote, where the collection's model puts it (the cluster file's
@@ -126,4 +126,14 @@ lab-test: lab-up
 # (converge), a second site.yml that must change nothing (idempotence), tests/e2e (verify), and
 # the hosts removed (destroy).
 e2e: deps venv
-	ANSIBLE_COLLECTIONS_PATH=$$($(PY) tests/collection.py) molecule test
+	ANSIBLE_COLLECTIONS_PATH=$$($(PY) tests/collection.py) molecule test -s default
+
+# The role scenarios (molecule/registry, node, containerd, kubelet; docs/lab.md): each role alone on
+# one fresh lab host (AIRGAP_LAB_HOSTS=1), a check-mode run first, then converge, idempotence and
+# testinfra, and the host removed. Each removes the lab's hosts first, as e2e does. Not part of
+# `test` until their time on the lab is measured.
+molecule-roles: deps venv
+	ANSIBLE_COLLECTIONS_PATH=$$($(PY) tests/collection.py) molecule test -s registry
+	ANSIBLE_COLLECTIONS_PATH=$$($(PY) tests/collection.py) molecule test -s node
+	ANSIBLE_COLLECTIONS_PATH=$$($(PY) tests/collection.py) molecule test -s containerd
+	ANSIBLE_COLLECTIONS_PATH=$$($(PY) tests/collection.py) molecule test -s kubelet
