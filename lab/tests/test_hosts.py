@@ -116,9 +116,12 @@ def test_the_ssh_user_is_not_root_and_becomes_root_with_sudo(host):
 
 @pytest.mark.parametrize("host", HOSTS, ids=IDS)
 def test_root_may_not_log_in(host):
+    """Refused, and by sshd's setting, not only for want of a key in /root/.ssh."""
     denied = ssh(host, "true", check=False, user="root")
     assert denied.returncode == 255 and "Permission denied" in denied.stderr, \
         f"{host['name']}: root logged in, or failed otherwise: {denied.stderr.strip()}"
+    effective = ssh(host, "sudo -n sshd -T | grep -i '^permitrootlogin '").stdout.split()
+    assert effective == ["permitrootlogin", "no"], f"{host['name']}: sshd -T says {effective}"
 
 
 def test_hostnames_and_identities_are_distinct(hosts):
