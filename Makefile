@@ -20,7 +20,10 @@ LAB_REGISTRY := http://127.0.0.1:$(or $(AIRGAP_LAB_REGISTRY_PORT),15000)
 # The lab site has no DNS server (CoreDNS answers cluster names only). Its hosts are containers
 # on a machine without CAP_SYS_RESOURCE: containers cannot get
 # a negative OOM score adjustment (see the containerd role's containerd_restrict_oom_score_adj).
-# SSH pipelining halves the round trips of a run (root logins: no requiretty to worry about).
+# SSH pipelining halves the round trips of a run. The hosts' SSH user is not root (debian, with
+# passwordless sudo: lab/hosts/labhosts.py writes it into state/hosts.json, whose rows the
+# generator turns into each host's ssh.user), so every play proves its become; pipelining with
+# become needs a sudo without requiretty, which Debian's is (the host image checks).
 LAB_SETTINGS := {"cluster_settings": {"addons": {"sampleApp": {"enabled": true}}, \
   "network": {"upstreamDNS": []}, "bundle": {"publicKey": "$(LAB_BUNDLE_KEY).pub"}, \
   "vars": {"containerd_restrict_oom_score_adj": true, "ansible_pipelining": true, \

@@ -17,11 +17,13 @@ What a host is
   nothing else. The machine (the controller) has the subnet's first address on the bridge so
   that it reaches them over SSH exactly as on bare metal; a firewall rule on the machine
   rejects every connection the hosts open towards it or through it.
-- root logs in with the lab's key (STATE/ssh/id_ed25519, 0600) only; no passwords.
+- The lab's user LAB_USER (`debian`, as on most real sites) logs in with the lab's key
+  (STATE/ssh/id_ed25519, 0600) only and becomes root with sudo, without a password; root may
+  not log in over SSH; no passwords anywhere. So every playbook proves it works with become.
 
 What `up` writes (the contract with the cluster.yml generator and with tests)
 - STATE/hosts.json: a JSON list, one object per host, in host order:
-    {"name": "lab-1", "address": "10.213.7.11", "os": "bookworm", "ssh_user": "root",
+    {"name": "lab-1", "address": "10.213.7.11", "os": "bookworm", "ssh_user": "debian",
      "ssh_port": 22, "ssh_key": "/var/cache/airgap-lab/state/ssh/id_ed25519"}
 - STATE/hosts.ini: the same as an Ansible inventory (group `lab`), using
   STATE/ssh/known_hosts (refreshed by every `up`) with strict host key checking.
@@ -29,12 +31,14 @@ What `up` writes (the contract with the cluster.yml generator and with tests)
 """
 import argparse
 import hashlib
+import io
 import ipaddress
 import json
 import os
 import socket
 import subprocess
 import sys
+import tarfile
 import time
 from pathlib import Path
 
@@ -59,6 +63,11 @@ ROOTFS_REPO = "localhost/airgap-lab-rootfs"
 FW_COMMENT = "airgap.kubernetes.lab"
 SSH_DIR = labconf.STATE / "ssh"
 KEY = SSH_DIR / "id_ed25519"
+# The hosts' SSH user, made in the image (image/Containerfile) with passwordless sudo.
+LAB_USER = "debian"
+LAB_UID = 1000
+# Everything podman build takes besides BASE and image/; part of the image's tag.
+BUILD_ARGS = {"LAB_USER": LAB_USER, "LAB_UID": str(LAB_UID)}
 
 # Measured on this kind of machine (Firecracker VM, cgroup v1): crun, and rlimits above these,
 # fail with setrlimit EPERM. /var is a volume (not overlay): containerd's overlay snapshotter
@@ -82,9 +91,13 @@ def say(msg):
 
 
 def run(*args, check=True, capture=True, input=None):
-    proc = subprocess.run(list(args), text=True, input=input,
+    """Run a command; `input` is text, or bytes (a tar stream) given as they are."""
+    binary = isinstance(input, bytes)
+    proc = subprocess.run(list(args), input=input, text=not binary,
                           stdout=subprocess.PIPE if capture else None,
                           stderr=subprocess.PIPE if capture else None)
+    if binary and capture:
+        proc.stdout, proc.stderr = (o.decode(errors="replace") for o in (proc.stdout, proc.stderr))
     if check and proc.returncode != 0:
         err = (proc.stderr or "").strip()
         raise SystemExit(f"labhosts: `{' '.join(args)}` failed (rc={proc.returncode}): {err}")
@@ -142,9 +155,11 @@ def image_exists(ref):
 
 
 def host_image(suite):
-    """Image for hosts of `suite`; built only when its inputs (rootfs spec, image/) changed."""
+    """Image for hosts of `suite`; built only when its inputs (rootfs spec, image/, build
+    arguments) changed."""
     rootfs_key, _ = debian.rootfs_key(suite, HOST_PACKAGES)
-    tag = hashlib.sha256(f"{rootfs_key} {tree_hash(IMAGE_DIR)}".encode()).hexdigest()[:16]
+    inputs = f"{rootfs_key} {tree_hash(IMAGE_DIR)} {json.dumps(BUILD_ARGS, sort_keys=True)}"
+    tag = hashlib.sha256(inputs.encode()).hexdigest()[:16]
     ref = f"{IMAGE_REPO}:{suite}-{tag}"
     if image_exists(ref):
         say(f"image {ref}: present")
@@ -163,7 +178,9 @@ def host_image(suite):
     say(f"image {ref}: building from {base} and lab/hosts/image")
     podman("build", *BUILD_FLAGS, "--quiet",
            "--label", labconf.LABEL, "--label", f"{ROLE_LABEL}=host-image",
-           "--build-arg", f"BASE={base}", "-t", ref, "-f", str(IMAGE_DIR / "Containerfile"),
+           "--build-arg", f"BASE={base}",
+           *[a for k, v in sorted(BUILD_ARGS.items()) for a in ("--build-arg", f"{k}={v}")],
+           "-t", ref, "-f", str(IMAGE_DIR / "Containerfile"),
            str(IMAGE_DIR))
     say(f"image {ref}: built in {time.monotonic() - started:.0f}s")
     return ref
@@ -371,15 +388,27 @@ def create_host(h, image, args, digest, pubkey, hosts_text):
     podman("volume", "create", "--label", labconf.LABEL, "--label", f"{ROLE_LABEL}=var", vol)
     podman("create", *args, "--label", labconf.LABEL, "--label", f"{ROLE_LABEL}=host",
            "--label", f"{CONFIG_LABEL}={digest}", image)
-    keyfile = labconf.STATE / "authorized_keys"
-    keyfile.write_text(pubkey + "\n")
-    os.chmod(keyfile, 0o600)
-    podman("cp", str(keyfile), f"{h['name']}:/root/.ssh/authorized_keys")
+    # The user's own file (sshd reads it as the user): a tar whose entry carries the user's
+    # ids, copied without podman's chown to root.
+    podman("cp", "--archive=false", "-", f"{h['name']}:/home/{LAB_USER}/.ssh",
+           input=authorized_keys_tar(pubkey))
     hostsfile = labconf.STATE / "etc_hosts"
     hostsfile.write_text(hosts_text)
     os.chmod(hostsfile, 0o644)
     podman("cp", str(hostsfile), f"{h['name']}:/etc/hosts")
     podman("start", h["name"])
+
+
+def authorized_keys_tar(pubkey):
+    data = (pubkey + "\n").encode()
+    info = tarfile.TarInfo("authorized_keys")
+    info.size, info.mode, info.uid, info.gid = len(data), 0o600, LAB_UID, LAB_UID
+    info.uname = info.gname = LAB_USER
+    info.mtime = int(time.time())
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        tar.addfile(info, io.BytesIO(data))
+    return buf.getvalue()
 
 
 def wait_ssh(hosts, timeout=90):
@@ -413,20 +442,35 @@ def refresh_known_hosts(hosts):
 
 
 def wait_booted(hosts, timeout=120):
-    """Wait until systemd has finished booting on every host (running or degraded)."""
-    procs = [subprocess.Popen(
-        [*ssh_base(), f"root@{h['address']}",
-         f"timeout {timeout} systemctl is-system-running --wait; "
-         "systemctl --failed --no-legend --plain | awk '{print $1}'"],
-        stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True) for h in hosts]
-    for h, proc in zip(hosts, procs):
-        lines = proc.communicate()[0].split()
+    """Wait until systemd has finished booting on every host (running or degraded), asking over
+    SSH as the lab's user. Until boot has got far enough (systemd-user-sessions), pam_nologin
+    refuses every login but root's: ssh then fails (255) and is tried again."""
+    deadline = time.monotonic() + timeout
+
+    def ask(h):
+        left = max(1, int(deadline - time.monotonic()))
+        return subprocess.Popen(
+            [*ssh_base(), f"{LAB_USER}@{h['address']}",
+             f"timeout {left} systemctl is-system-running --wait; "
+             "systemctl --failed --no-legend --plain | awk '{print $1}'"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+    asking = {h["name"]: ask(h) for h in hosts}
+    for h in hosts:
+        while True:
+            out, err = asking[h["name"]].communicate()
+            if asking[h["name"]].returncode != 255 or time.monotonic() >= deadline:
+                break
+            time.sleep(1)
+            asking[h["name"]] = ask(h)
+        lines = out.split()
         state = lines[0] if lines else "unknown"
         failed = lines[1:]
         note = f" (failed units: {', '.join(failed)})" if failed else ""
         say(f"host {h['name']}: {h['address']} {h['os']}, systemd {state}{note}")
         if state not in ("running", "degraded"):
-            raise SystemExit(f"labhosts: host {h['name']} did not boot (systemd: {state}); "
+            raise SystemExit(f"labhosts: host {h['name']} did not boot (systemd: {state}; "
+                             f"ssh as {LAB_USER}: {err.strip() or 'ok'}); "
                              f"see `podman exec {h['name']} journalctl -b`")
 
 
@@ -434,7 +478,7 @@ def wait_booted(hosts, timeout=120):
 # inventory
 
 def write_inventory(hosts):
-    entries = [{"name": h["name"], "address": h["address"], "os": h["os"], "ssh_user": "root",
+    entries = [{"name": h["name"], "address": h["address"], "os": h["os"], "ssh_user": LAB_USER,
                 "ssh_port": 22, "ssh_key": str(KEY)} for h in hosts]
     labconf.STATE.mkdir(parents=True, exist_ok=True)
     _write(labconf.STATE / "hosts.json", json.dumps(entries, indent=2) + "\n")
@@ -573,7 +617,8 @@ def cmd_down(args):
         podman("network", "rm", "-f", n["name"], check=False)
         if bridge and run("ip", "link", "show", bridge, check=False).returncode == 0:
             run("ip", "link", "del", bridge, check=False)
-    for f in ("hosts.json", "hosts.ini", "authorized_keys", "etc_hosts"):
+    # authorized_keys: written by labs from before the lab user (the key now goes in as a tar).
+    for f in ("hosts.json", "hosts.ini", "etc_hosts", "authorized_keys"):
         (labconf.STATE / f).unlink(missing_ok=True)
     if args.all:
         # host images first: they are children of the rootfs images.

@@ -1,7 +1,8 @@
 """The lab's air-gapped site behaves like the bare-metal hosts the product is for.
 
 Runs after `make lab-hosts` (lab/hosts/labhosts.py up). Every check is made from inside a host,
-over SSH from this machine, as a user would: STATE/hosts.json says where the hosts are.
+over SSH from this machine, as a user would: STATE/hosts.json says where the hosts are and the
+user to log in as (not root: a user with passwordless sudo, as on most real sites).
 No check sends a packet outside the lab network: before trying an outside address, the host
 is asked for a route to it, and a connection is tried only when there is none (the kernel then
 fails it locally, at once).
@@ -37,13 +38,15 @@ HOSTS = json.loads(HOSTS_JSON.read_text()) if HOSTS_JSON.exists() else []
 IDS = [h["name"] for h in HOSTS]
 
 
-def ssh(host, command, input=None, check=True):
+def ssh(host, command, input=None, check=True, user=None):
+    """Run `command` on `host` as its SSH user (or `user`), without a terminal, as Ansible's
+    pipelining does."""
     cmd = ["ssh", "-i", host["ssh_key"], "-p", str(host["ssh_port"]),
            "-o", "IdentitiesOnly=yes", "-o", "BatchMode=yes", "-o", "ConnectTimeout=5",
            "-o", f"UserKnownHostsFile={KNOWN_HOSTS}", "-o", "StrictHostKeyChecking=yes",
            "-o", "LogLevel=ERROR", "-o", "ControlMaster=auto", "-o", "ControlPersist=30",
            "-o", "ControlPath=/tmp/airgap-lab-test-%C",
-           f"{host['ssh_user']}@{host['address']}", command]
+           f"{user or host['ssh_user']}@{host['address']}", command]
     proc = subprocess.run(cmd, input=input, capture_output=True, text=True, timeout=60)
     if check and proc.returncode != 0:
         pytest.fail(f"{host['name']}: `{command}` failed (rc={proc.returncode}): "
@@ -100,6 +103,25 @@ def test_inventory_lists_the_configured_hosts(hosts):
         assert set(h) >= {"name", "address", "os", "ssh_user", "ssh_port", "ssh_key"}
         assert ipaddress.ip_address(h["address"]) in SUBNET
         assert Path(h["ssh_key"]).stat().st_mode & 0o077 == 0, "the SSH key must be mode 0600"
+
+
+@pytest.mark.parametrize("host", HOSTS, ids=IDS)
+def test_the_ssh_user_is_not_root_and_becomes_root_with_sudo(host):
+    """What Ansible's become does over a pipelined connection: `sudo -n` (no password to type)
+    in a session without a terminal (no requiretty)."""
+    assert host["ssh_user"] != "root"
+    out = ssh(host, "id -un; test -t 0 && echo tty || echo no-tty; sudo -n id -u").stdout.split()
+    assert out == [host["ssh_user"], "no-tty", "0"], f"{host['name']}: {out}"
+
+
+@pytest.mark.parametrize("host", HOSTS, ids=IDS)
+def test_root_may_not_log_in(host):
+    """Refused, and by sshd's setting, not only for want of a key in /root/.ssh."""
+    denied = ssh(host, "true", check=False, user="root")
+    assert denied.returncode == 255 and "Permission denied" in denied.stderr, \
+        f"{host['name']}: root logged in, or failed otherwise: {denied.stderr.strip()}"
+    effective = ssh(host, "sudo -n sshd -T | grep -i '^permitrootlogin '").stdout.split()
+    assert effective == ["permitrootlogin", "no"], f"{host['name']}: sshd -T says {effective}"
 
 
 def test_hostnames_and_identities_are_distinct(hosts):

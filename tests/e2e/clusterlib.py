@@ -5,7 +5,9 @@
 tests run, and HTTP from inside a pod. conftest.py turns them into fixtures.
 
 Every call that can block has a timeout, and every wait has a deadline: the suite stops by
-itself and says what it was waiting for and what it saw last.
+itself and says what it was waiting for and what it saw last. A wait is for the condition the
+test then asserts on (traffic flowing, not endpoints being ready: wait_answered), never for a
+sign that it should soon hold.
 """
 
 from __future__ import annotations
@@ -227,3 +229,31 @@ def http_get_many(kubectl, namespace, pod, host, count=1, port=80, path="/?forma
 def parse_answer(line):
     """'pod=x node=y ...' -> {'pod': 'x', 'node': 'y', ...}; FAIL -> {}."""
     return dict(part.split("=", 1) for part in line.split() if "=" in part)
+
+
+def wait_answered(kubectl, namespace, client, target, pods, timeout=90):
+    """Wait for the data path from pod `client` to Service `target` itself: send requests (three
+    per try, each on a new connection) until each pod named in `pods` has answered one; fail at
+    the deadline with the last answers. Returns the seconds it took.
+
+    Pods Running and Ready, and the Service's EndpointSlices ready, are not a working path: the
+    kube-proxy on the client's node programs the Service's rules some time after the
+    EndpointSlices change (a sync of its own, at least minSyncPeriod apart, slower on a busy
+    machine), and CoreDNS learns a new Service's name from its own watch. Until both have
+    happened, a request fails. Kubernetes sets no bound on that window (kube-proxy measures it
+    as kubeproxy_network_programming_duration_seconds; sig-scalability's SLO for it has no
+    figure yet), so a test waits for traffic to flow, with a deadline, before it asserts
+    anything about traffic.
+    """
+    __tracebackhide__ = True  # pylint: disable=unused-variable
+    started = time.monotonic()
+    wanted, seen, last = set(pods), set(), []
+
+    def probe():
+        answers = [parse_answer(line) for line in http_get_many(kubectl, namespace, client, target, count=3)]
+        last[:] = [a.get("pod", "FAIL") for a in answers]
+        seen.update(a["pod"] for a in answers if a.get("pod") in wanted)
+        return seen == wanted, "answered by %s of %s; last answers %s" % (sorted(seen), sorted(wanted), last)
+
+    wait_until("%s -> Service %s answered by %s" % (client, target, sorted(wanted)), probe, timeout, interval=1)
+    return time.monotonic() - started

@@ -25,7 +25,9 @@ The hooks only add to a run: the marker `disruptive` (tests that restart lab hos
 others), a per-test deadline (marker e2e_timeout(seconds), default 900 s), and testinfra's
 --ansible-inventory defaulting to the cluster file, so that a test using testinfra's `host`
 fixture with testinfra_hosts = ["ansible://workers"] reaches the cluster's hosts over SSH,
-under molecule or not.
+under molecule or not, and --sudo on: the cluster file's SSH user need not be root (the lab's is
+`debian`, with sudo), and the plays become root for each phase, so the suite's checks on hosts
+run with sudo as they do.
 """
 
 from __future__ import annotations
@@ -74,6 +76,8 @@ def pytest_configure(config):
                             % DEFAULT_DEADLINE)
     if getattr(config.option, "ansible_inventory", "unset") is None:
         config.option.ansible_inventory = CLUSTER_FILE
+    if hasattr(config.option, "sudo"):
+        config.option.sudo = True
 
 
 def pytest_collection_modifyitems(items):

@@ -2,7 +2,8 @@
 # Copyright (c) airgap.kubernetes contributors
 # GNU General Public License v3.0+ (see https://www.gnu.org/licenses/gpl-3.0.txt)
 """The health modules on the lab's real cluster (issue 6), run the way users run them
-(`ansible -m airgap.kubernetes.cluster_health` on the first control plane over SSH, and the
+(`ansible --become -m airgap.kubernetes.cluster_health` on the first control plane over SSH: become
+root, since it reads /etc/kubernetes/admin.conf and the SSH user need not be root; and the
 airgap.kubernetes.verify playbook):
 
 - healthy: every check passes, including every running image's digest being one of the bundle's;
@@ -147,10 +148,10 @@ def environment():
 
 
 def cluster_health(**params):
-    """Run the module on the control plane as `ansible -m` does; (result, seconds of wall time)."""
+    """Run the module on the control plane as `ansible --become -m` does; (result, seconds of wall time)."""
     params.setdefault("kubeconfig", "/etc/kubernetes/admin.conf")
     started = time.monotonic()
-    proc = subprocess.run([os.path.join(BIN, "ansible"), "-i", CLUSTER_FILE, CONTROL_PLANE, "-m",
+    proc = subprocess.run([os.path.join(BIN, "ansible"), "-i", CLUSTER_FILE, CONTROL_PLANE, "--become", "-m",
                            "airgap.kubernetes.cluster_health", "-a", json.dumps(params)],
                           env=environment(), capture_output=True, text=True, timeout=900, check=False)
     wall = time.monotonic() - started

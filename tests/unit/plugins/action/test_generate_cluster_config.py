@@ -72,7 +72,7 @@ def test_lab_cluster_file_from_hosts_json(ansible_env, tmp_path):
     key.write_text("placeholder")
     hosts_json = tmp_path / "hosts.json"
     hosts_json.write_text(json.dumps([
-        {"name": "lab-%d" % i, "address": "10.213.7.1%d" % i, "os": "bookworm", "ssh_user": "root",
+        {"name": "lab-%d" % i, "address": "10.213.7.1%d" % i, "os": "bookworm", "ssh_user": "debian",
          "ssh_port": 22, "ssh_key": str(key)} for i in (1, 2, 3)]))
     dest = tmp_path / "cluster.yml"
     bindir = os.path.dirname(sys.executable)
@@ -91,6 +91,7 @@ def test_lab_cluster_file_from_hosts_json(ansible_env, tmp_path):
                            check=True)
     variables = json.loads(shown.stdout)
     assert variables["ansible_host"] == "10.213.7.12"
+    assert variables["ansible_user"] == "debian"
     assert variables["ansible_ssh_private_key_file"] == str(key)
     assert variables["ansible_ssh_common_args"] == "-o IdentitiesOnly=yes"
     assert variables["airgap_cluster"]["kubelet"]["failCgroupV1"] is False

@@ -35,16 +35,18 @@ def test_lab_hosts_json_rows(tmp_path):
     key = tmp_path / "id_ed25519"
     shutil.copy(os.path.join(os.path.dirname(os.path.abspath(__file__)), "fixtures", "valid", "files", "dummy-ssh-key"),
                 str(key))
-    rows = [{"name": "lab-%d" % i, "address": "10.213.7.1%d" % i, "os": "bookworm", "ssh_user": "root",
+    rows = [{"name": "lab-%d" % i, "address": "10.213.7.1%d" % i, "os": "bookworm", "ssh_user": "debian",
              "ssh_port": 22, "ssh_key": str(key)} for i in (1, 2, 3)]
     config = starter_config("lab", rows, fail_cgroup_v1=False, ssh_common_args="-o IdentitiesOnly=yes",
                             settings={"vars": {"ansible_python_interpreter": "/usr/bin/python3"}})
     assert [h["name"] for h in config["hosts"]] == ["lab-1", "lab-2", "lab-3"]
-    assert config["hosts"][0]["ssh"] == {"user": "root", "port": 22, "keyFile": str(key)}
+    assert config["hosts"][0]["ssh"] == {"user": "debian", "port": 22, "keyFile": str(key)}
     assert config["kubelet"] == {"failCgroupV1": False}
     cluster = load(config)
     assert cluster["kubelet"]["failCgroupV1"] is False
     assert cluster["ssh"]["commonArgs"] == "-o IdentitiesOnly=yes"
+    # The row's user, not the top-level default (root): the lab's hosts are reached as debian.
+    assert [h["ssh"]["user"] for h in cluster["hosts"]] == ["debian"] * 3
 
 
 def test_settings_merge_key_by_key():
