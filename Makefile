@@ -114,7 +114,7 @@ units: deps venv
 # $(AIRGAP_LAB_CACHE)/venvs): ansible-doc lists every plugin and role, every playbook passes
 # --syntax-check, registry_pki runs. Needs no repo venv.
 packaging:
-	tests/offline_install.sh
+	tests/packaging/offline_install.sh
 
 # The execution environment definition (meta/execution-environment.yml) as ansible-builder reads
 # it: the build context it writes carries meta/requirements.txt and meta/bindep.txt (no image is

@@ -10,8 +10,8 @@
 # Every command after the venvs exist runs with proxies that go nowhere, so any attempt to reach
 # Galaxy or another server fails the test.
 #
-#   tests/offline_install.sh                 # ansible-core 2.19.0 (the floor) and 2.21.5
-#   AIRGAP_PACKAGING_TARGETS="python3.12=2.20.10" tests/offline_install.sh
+#   tests/packaging/offline_install.sh                 # ansible-core 2.19.0 (the floor) and 2.21.5
+#   AIRGAP_PACKAGING_TARGETS="python3.12=2.20.10" tests/packaging/offline_install.sh
 #
 # The venvs are made once (pip install from PyPI) and kept in
 # ${AIRGAP_LAB_CACHE:-/var/cache/airgap-lab}/venvs/ansible-core-<version>-py<X.Y>; remove one to
@@ -19,7 +19,7 @@
 set -euo pipefail
 shopt -s inherit_errexit
 
-repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 venvs=${AIRGAP_LAB_CACHE:-/var/cache/airgap-lab}/venvs
 py312=$(ls -d "$HOME"/.pyenv/versions/3.12.*/bin/python 2>/dev/null | sort -V | tail -n 1 || true)
 # <python>=<ansible-core version>: the floor of meta/runtime.yml (ansible-core 2.19 needs Python
