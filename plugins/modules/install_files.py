@@ -74,6 +74,8 @@ attributes:
 notes:
   - Content is compared by sha256 on the host, so a run costs one read of every installed file
     (about a second per host for the Kubernetes binaries) and no transfer when nothing changed.
+author:
+  - airgap.kubernetes maintainers (@airgap)
 """
 
 EXAMPLES = r"""
