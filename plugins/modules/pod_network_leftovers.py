@@ -44,6 +44,8 @@ attributes:
     support: none
   idempotent:
     support: full
+author:
+  - airgap.kubernetes maintainers (@airgap)
 """
 
 EXAMPLES = r"""
