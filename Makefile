@@ -133,8 +133,8 @@ e2e: deps venv
 
 # The role scenarios (molecule/registry, node, containerd, kubelet; docs/lab.md): each role alone on
 # one fresh lab host (AIRGAP_LAB_HOSTS=1), a check-mode run first, then converge, idempotence and
-# testinfra, and the host removed. Each removes the lab's hosts first, as e2e does. Not part of
-# `test` until their time on the lab is measured.
+# testinfra, and the host removed. Each removes the lab's hosts first, as e2e does. The four took
+# 7 min 5 s on 2026-11-27 (all green); they join `test` once a CI run has carried them.
 molecule-roles: deps venv
 	ANSIBLE_COLLECTIONS_PATH=$$($(PY) tests/collection.py) molecule test -s registry
 	ANSIBLE_COLLECTIONS_PATH=$$($(PY) tests/collection.py) molecule test -s node
