@@ -5,11 +5,11 @@
 
 from __future__ import annotations
 
-import hashlib
 import os
 
 from ansible.errors import AnsibleActionFail
 from ansible.plugins.action import ActionBase
+from ansible_collections.airgap.kubernetes.plugins.plugin_utils import bundle
 
 ARGUMENT_SPEC = {
     "files": {"type": "list", "elements": "dict", "required": True},
@@ -21,14 +21,6 @@ ARGUMENT_SPEC = {
 # its version, arch and members are not about installing and are ignored.
 ITEM_KEYS = {"src", "path", "dest", "dest_dir", "sha256", "mode", "owner", "group"}
 BUNDLE_ENTRY_KEYS = {"version", "arch", "members", "name", "size"}
-
-
-def sha256_of(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for chunk in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 class ActionModule(ActionBase):
@@ -58,7 +50,7 @@ class ActionModule(ActionBase):
             if not os.path.isfile(src):
                 raise AnsibleActionFail("%s: %s is not a file on the controller" % (where, src))
             dest = str(item.get("dest") or os.path.join(str(item["dest_dir"]), os.path.basename(src)))
-            sha = str(item.get("sha256") or "").lower() or sha256_of(src)
+            sha = str(item.get("sha256") or "").lower() or bundle.sha256_file(src)
             sources[dest] = src
             wanted.append({key: value for key, value in (
                 ("dest", dest), ("sha256", sha), ("mode", str(item.get("mode") or "0644")),

@@ -1093,6 +1093,21 @@ def upstream_member_problems(member):
     return problems
 
 
+def _extract_hashed(tar, member, path, mode):
+    """Write a regular member to ``path`` (through a temporary name, then renamed) with ``mode``;
+    return its sha256."""
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    handle = tar.extractfile(member)
+    digest = hashlib.sha256()
+    with open(path + ".part", "wb") as out:
+        for chunk in iter(lambda: handle.read(CHUNK), b""):
+            digest.update(chunk)
+            out.write(chunk)
+    os.chmod(path + ".part", mode)
+    os.replace(path + ".part", path)
+    return digest.hexdigest()
+
+
 def _unpack_members(bom, dest):
     """Unpack every upstream archive of the BOM's files below ``dest``/members/<file name>/ and
     return {file name: {member name: {path, sha256, mode}}}: mode 0755 for a member with any
@@ -1117,17 +1132,9 @@ def _unpack_members(bom, dest):
                     raise BundleError("%s (bundle file %s): member %s appears more than once" % (
                         os.path.basename(archive), entry["name"], _shown(member.name)))
                 path = os.path.join(root, name)
-                os.makedirs(os.path.dirname(path), exist_ok=True)
-                handle = tar.extractfile(member)
-                digest = hashlib.sha256()
-                with open(path + ".part", "wb") as out:
-                    for chunk in iter(lambda: handle.read(CHUNK), b""):
-                        digest.update(chunk)
-                        out.write(chunk)
                 mode = 0o755 if member.mode & 0o111 else 0o644
-                os.chmod(path + ".part", mode)
-                os.replace(path + ".part", path)
-                members[name] = {"path": path, "sha256": digest.hexdigest(), "mode": "%04o" % mode}
+                members[name] = {"path": path, "sha256": _extract_hashed(tar, member, path, mode),
+                                 "mode": "%04o" % mode}
         found[entry["name"]] = members
     return found
 
@@ -1167,16 +1174,7 @@ def _unpack_layout(archive, layout, dest):
                 raise BundleError("%s: member %s appears more than once" % (os.path.basename(archive),
                                                                             _shown(member.name)))
             path = os.path.join(dest, member.name)
-            os.makedirs(os.path.dirname(path), exist_ok=True)
-            handle = tar.extractfile(member)
-            digest = hashlib.sha256()
-            with open(path + ".part", "wb") as out:
-                for chunk in iter(lambda: handle.read(CHUNK), b""):
-                    digest.update(chunk)
-                    out.write(chunk)
-            os.chmod(path + ".part", 0o644)
-            os.replace(path + ".part", path)
-            sha = digest.hexdigest()
+            sha = _extract_hashed(tar, member, path, 0o644)
             if inside.startswith("blobs/sha256/") and os.path.basename(inside) != sha:
                 raise BundleError("%s: blob %s has sha256 %s" % (os.path.basename(archive), _shown(member.name), sha))
             found[inside] = {"path": path, "sha256": sha, "mode": "0644"}
